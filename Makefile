@@ -14,6 +14,7 @@
 VERSION   := 0.1.0
 GIT_REV   := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 FLAVOR    ?= musl
+BUILD     ?= build
 
 WARN      := -std=c11 -Wall -Wextra -Werror -Wshadow -Wformat=2 \
              -Wstrict-prototypes -Wmissing-prototypes -Wvla -Wno-format-nonliteral
@@ -22,19 +23,19 @@ LIBS      := -lcurl -lmbedtls -lmbedx509 -lmbedcrypto -lcjson -lyaml -lpthread
 
 ifeq ($(FLAVOR),musl)
   CC      := musl-gcc
-  B       := build
+  B       := $(BUILD)
   DEPSK   := musl
   OPT     := -Os -ffunction-sections -fdata-sections -fno-asynchronous-unwind-tables
   LDOPT   := -static -Wl,--gc-sections
 else ifeq ($(FLAVOR),san)
   CC      := gcc
-  B       := build/san
+  B       := $(BUILD)/san
   DEPSK   := glibc
   OPT     := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
   LDOPT   := -fsanitize=address,undefined
 else ifeq ($(FLAVOR),vg)
   CC      := gcc
-  B       := build/vg
+  B       := $(BUILD)/vg
   DEPSK   := glibc
   OPT     := -O1 -g -fno-omit-frame-pointer
   LDOPT   :=
@@ -42,9 +43,11 @@ else
   $(error FLAVOR must be musl, san or vg)
 endif
 
-SRCS      := $(filter-out src/main.c,$(wildcard src/*.c src/sinks/*.c))
+# SRCS and UNIT_SRCS can be narrowed on the command line to build one module's
+# tests in isolation, e.g. make BUILD=build/x SRCS="src/util.c src/buf.c" ...
+SRCS      ?= $(filter-out src/main.c,$(wildcard src/*.c src/sinks/*.c))
 OBJS      := $(SRCS:src/%.c=$(B)/obj/%.o)
-UNIT_SRCS := $(wildcard tests/unit/*.c)
+UNIT_SRCS ?= $(wildcard tests/unit/*.c)
 UNIT_OBJS := $(UNIT_SRCS:tests/unit/%.c=$(B)/unit/%.o)
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 

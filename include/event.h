@@ -116,4 +116,18 @@ int list_meta_decode(const char *json, size_t len, char *rv, size_t rvlen, char 
  */
 int status_decode(const char *json, size_t len, int *code, char *reason, size_t rlen, char *msg, size_t mlen);
 
+/*
+ * ConfigMaps (sink templates). Decode a ConfigMap object: its
+ * metadata.resourceVersion and data[key] (*value NULL when the key is
+ * absent; caller frees). 0, or -1 when it is not a ConfigMap object.
+ */
+int configmap_decode(const char *json, size_t len, const char *key, char **value, char *rv, size_t rvlen);
+
+/*
+ * A ConfigMap watch line: *type, and for ADDED/MODIFIED/DELETED the same as
+ * configmap_decode; BOOKMARK sets rv; ERROR sets *status_code. 0 or -1.
+ */
+int configmap_watch_decode(const char *json, size_t len, const char *key, enum watch_type *type,
+			   char **value, char *rv, size_t rvlen, int *status_code);
+
 #endif

@@ -1,2 +1,337 @@
+/*
+ * kube-eventer -- watch Kubernetes Events, filter them per sink, render a
+ * message, deliver it. The whole flow:
+ *
+ *   flags -> sinks (filters, templates) -> source (list/watch or file)
+ *         -> per event: seen table -> each sink: filter, repeat policy,
+ *            render, bounded queue -> delivery on the event loop
+ *
+ * One thread, one loop (loop.c): libcurl's sockets, timers, signals and
+ * the /healthz + /metrics listener all live there.
+ */
+#include <locale.h>
+#include <signal.h>
 #include <stdio.h>
-int main(void) { puts("kube-eventer skeleton"); return 0; }
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "cm.h"
+#include "cmwatch.h"
+#include "config.h"
+#include "event.h"
+#include "filesrc.h"
+#include "health.h"
+#include "http.h"
+#include "kube.h"
+#include "log.h"
+#include "loop.h"
+#include "metrics.h"
+#include "seen.h"
+#include "sink.h"
+#include "uri.h"
+#include "util.h"
+#include "watch.h"
+
+#define SEEN_MAX 65536
+#define CM_WAIT_MS 10000
+#define UNHEALTHY_AFTER_MS 180000
+
+static struct app {
+	struct config cfg;
+	struct sink *sinks[CONFIG_MAX_SINKS];
+	size_t nsinks;
+	struct seen *seen;
+	struct loop *loop;
+	struct http *http;
+	struct kube *kube;
+	struct watch *watch;
+	struct filesrc *file;
+	struct health *health;
+	int sigfd;
+	struct loop_timer start_timer, stop_timer;
+	int64_t start_ms, stop_deadline_ms;
+	bool stopping;
+	uint64_t once_matched;
+	int exit_code;
+} app;
+
+/* Every new or changed event from the source goes to every sink. */
+static void on_event(void *ctx, const struct event *ev, size_t slot, enum seen_result r)
+{
+	int64_t now_s = now_mono_ms() / 1000;
+	(void)ctx;
+	(void)r;
+	metrics_count_event(ev, app.cfg.event_metrics);
+	for (size_t i = 0; i < app.nsinks; i++)
+		if (sink_offer(app.sinks[i], ev, app.seen, slot, now_s) && app.cfg.once)
+			app.once_matched++;
+}
+
+static bool pending(void)
+{
+	for (size_t i = 0; i < app.nsinks; i++)
+		if (sink_pending(app.sinks[i]))
+			return true;
+	return false;
+}
+
+/* Stopping: deliver what is queued for up to --flush-timeout, then leave. */
+static void on_stop_tick(struct loop *l, void *ctx)
+{
+	(void)ctx;
+	if (!pending() || now_mono_ms() >= app.stop_deadline_ms) {
+		if (pending())
+			log_warn("flush timeout: leaving with undelivered messages");
+		loop_stop(l);
+		return;
+	}
+	loop_timer_arm(l, &app.stop_timer, 20);
+}
+
+static void begin_stop(const char *why)
+{
+	if (app.stopping)
+		return;
+	app.stopping = true;
+	log_info("stopping (%s)", why);
+	if (app.watch)
+		watch_stop(app.watch);
+	app.stop_deadline_ms = now_mono_ms() + app.cfg.flush_timeout_ms;
+	loop_timer_arm(app.loop, &app.stop_timer, 0);
+}
+
+static void on_source_done(void *ctx, bool ok, const char *err)
+{
+	(void)ctx;
+	if (!ok) {
+		log_error("source: %s", err ? err : "failed");
+		app.exit_code = 3;
+	}
+	if (app.cfg.once && ok) {
+		log_info("%llu event(s) matched the sinks' filters", (unsigned long long)app.once_matched);
+		app.exit_code = app.once_matched ? 1 : 0;
+	}
+	begin_stop("end of input");
+}
+
+static void on_signal(struct loop *l, int fd, int events, void *ctx)
+{
+	struct signalfd_siginfo si;
+	(void)l;
+	(void)events;
+	(void)ctx;
+	while (read(fd, &si, sizeof si) == (ssize_t)sizeof si) {
+		if (si.ssi_signo == SIGHUP) {
+			log_info("SIGHUP: refreshing credentials");
+			if (app.kube)
+				kube_unauthorized(app.kube);
+			continue;
+		}
+		begin_stop(si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
+	}
+}
+
+static bool health_status(void *ctx, char *why, size_t n)
+{
+	(void)ctx;
+	if (!app.watch)
+		return true;
+	const struct watch_stats *w = watch_get_stats(app.watch);
+	int64_t since = w->last_ok_mono_ms ? w->last_ok_mono_ms : app.start_ms;
+	if (w->connected || now_mono_ms() - since < UNHEALTHY_AFTER_MS)
+		return true;
+	snprintf(why, n, "no answer from the API server for %llds: %s",
+		 (long long)((now_mono_ms() - since) / 1000), w->last_error);
+	return false;
+}
+
+static void health_metrics(void *ctx, struct buf *out)
+{
+	(void)ctx;
+	struct metrics_view v = {
+		.watch = app.watch ? watch_get_stats(app.watch) : NULL,
+		.sinks = app.sinks,
+		.nsinks = app.nsinks,
+		.seen = app.seen,
+		.event_metrics = app.cfg.event_metrics,
+	};
+	metrics_render(out, &v);
+}
+
+/* Start the event source once every ConfigMap template had its first answer. */
+static void on_start_tick(struct loop *l, void *ctx)
+{
+	(void)ctx;
+	if (!cm_ready() && now_mono_ms() - app.start_ms < CM_WAIT_MS) {
+		loop_timer_arm(l, &app.start_timer, 20);
+		return;
+	}
+	if (app.file)
+		filesrc_start(app.file, l, on_source_done, NULL);
+	else if (app.cfg.once)
+		watch_list_once(app.watch, app.cfg.since_ms ? now_wall_ms() / 1000 - app.cfg.since_ms / 1000
+							    : INT64_MIN,
+				on_source_done);
+	else
+		watch_start(app.watch);
+}
+
+/* Build the source from --source; with check_only, parse but open nothing. */
+static int make_source(struct buf *errors, bool check_only)
+{
+	struct uri u;
+	char err[1024];
+	if (uri_parse(app.cfg.source, &u, err, sizeof err) < 0) {
+		buf_printf(errors, "--source: %s\n", err);
+		return -1;
+	}
+	int r = 0;
+	if (strcmp(u.key, "kubernetes") == 0) {
+		if (check_only) {
+			/* credentials are the environment's business, not the configuration's */
+		} else if (kube_new(&u, &app.kube, err, sizeof err) < 0) {
+			buf_printf(errors, "%s\n", err);
+			r = -1;
+		}
+	} else if (strcmp(u.key, "file") == 0) {
+		const char *path = u.rest[0] ? u.rest : "-";
+		if (!check_only && !(app.file = filesrc_new(path, app.seen, on_event, NULL, err, sizeof err))) {
+			buf_printf(errors, "%s\n", err);
+			r = -1;
+		}
+	} else {
+		buf_printf(errors, "--source: Source not recognized: %s (known: kubernetes, file)\n", u.key);
+		r = -1;
+	}
+	uri_free(&u);
+	return r;
+}
+
+static int make_sinks(struct buf *errors, bool report_unknown)
+{
+	int r = 0;
+	for (size_t i = 0; i < app.cfg.nsinks; i++) {
+		char err[1024];
+		struct buf unknown = BUF_INIT(4096);
+		struct sink *s = sink_create(app.cfg.sinks[i], i, &unknown, err, sizeof err);
+		if (!s) {
+			buf_printf(errors, "--sink #%zu: %s\n", i + 1, err);
+			r = -1;
+		} else {
+			app.sinks[app.nsinks++] = s;
+			if (unknown.len && report_unknown)
+				printf("sink %s: unknown parameter(s) ignored: %s\n", s->name, buf_str(&unknown));
+			else if (unknown.len)
+				log_warn("sink %s: unknown parameter(s) ignored: %s", s->name, buf_str(&unknown));
+		}
+		buf_free(&unknown);
+	}
+	return r;
+}
+
+static void shutdown_all(void)
+{
+	watch_free(app.watch);
+	filesrc_free(app.file);
+	cmwatch_shutdown();
+	for (size_t i = 0; i < app.nsinks; i++)
+		sink_destroy(app.sinks[i]);
+	health_free(app.health);
+	http_free(app.http);
+	kube_free(app.kube);
+	seen_free(app.seen);
+	metrics_free();
+	if (app.loop)
+		loop_free(app.loop);
+	if (app.sigfd > 0)
+		close(app.sigfd);
+}
+
+int main(int argc, char **argv)
+{
+	struct buf errors = BUF_INIT(64 * 1024);
+	struct buf text = BUF_INIT(64 * 1024);
+	char err[512];
+
+	setlocale(LC_CTYPE, "C.UTF-8"); /* regex: one UTF-8 character is one character */
+	if (config_parse(argc, argv, &app.cfg, &errors) < 0) {
+		fprintf(stderr, "%s", buf_str(&errors));
+		fprintf(stderr, "Run 'kube-eventer --help' for usage.\n");
+		return 2;
+	}
+	if (app.cfg.help) {
+		config_usage(&text);
+		fputs(buf_str(&text), stdout);
+		return 0;
+	}
+	if (app.cfg.version) {
+		printf("kube-eventer %s (%s)\n", KE_VERSION, KE_GIT_REV);
+		return 0;
+	}
+	log_setup(log_level_from_verbosity((int)app.cfg.verbosity), app.cfg.log_format);
+	if (app.cfg.klog_ignored)
+		log_warn("klog flags (--logtostderr, --log_dir, ...) are accepted and ignored; logs go to stderr");
+
+	app.seen = seen_new(app.cfg.nsinks, SEEN_MAX);
+	make_sinks(&errors, app.cfg.check);
+	make_source(&errors, app.cfg.check);
+	if (app.cfg.check) {
+		fputs(errors.len ? buf_str(&errors) : "configuration OK\n", errors.len ? stderr : stdout);
+		shutdown_all();
+		return errors.len ? 2 : 0;
+	}
+	if (errors.len) {
+		fprintf(stderr, "%s", buf_str(&errors));
+		shutdown_all();
+		return 2;
+	}
+
+	sigset_t mask;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	app.sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+
+	app.loop = loop_new();
+	app.http = http_new(app.loop);
+	if (!app.loop || !app.http || app.sigfd < 0)
+		die(3, "cannot set up the event loop");
+	loop_fd(app.loop, app.sigfd, LOOP_READ, on_signal, NULL);
+	loop_timer_init(&app.start_timer, on_start_tick, NULL);
+	loop_timer_init(&app.stop_timer, on_stop_tick, NULL);
+	app.start_ms = now_mono_ms();
+
+	if (app.cfg.healthz_port > 0 && !app.cfg.once) {
+		app.health = health_new(app.loop, app.cfg.healthz_ip, (int)app.cfg.healthz_port, health_status,
+					health_metrics, NULL, err, sizeof err);
+		if (!app.health) {
+			fprintf(stderr, "kube-eventer: %s\n", err);
+			shutdown_all();
+			return 2;
+		}
+	}
+	if (app.kube) {
+		log_info("kube-eventer %s: watching events on %s with %zu sink(s)", KE_VERSION,
+			 kube_describe(app.kube), app.nsinks);
+		cmwatch_init(app.loop, app.http, app.kube);
+		app.watch = watch_new(app.loop, app.http, app.kube, app.seen, on_event, NULL);
+	}
+	for (size_t i = 0; i < app.nsinks; i++) {
+		log_info("sink %s: %s", app.sinks[i]->name, app.sinks[i]->redacted_url);
+		sink_start(app.sinks[i], app.loop, app.http);
+	}
+	loop_timer_arm(app.loop, &app.start_timer, 0);
+
+	if (loop_run(app.loop) < 0)
+		log_error("event loop failed");
+	int code = app.exit_code;
+	shutdown_all();
+	buf_free(&errors);
+	buf_free(&text);
+	return code;
+}

@@ -55,6 +55,6 @@ bool test_failed(void);
 	} while (0)
 
 /* Path of a file under tests/ (the runner chdirs to the repository root). */
-#define FIXTURE(rel) ("tests/" rel)
+#define FIXTURE(rel) "tests/" rel
 
 #endif
