@@ -60,7 +60,7 @@ endif
 CFLAGS    := $(WARN) $(OPT) -isystem $(DEPS_PREFIX)/include -MMD -MP
 LDFLAGS   := $(LDOPT) -L$(DEPS_PREFIX)/lib
 
-.PHONY: all test bench fuzz lint format clean distclean help unit
+.PHONY: all test bench fuzz lint format clean distclean help unit image image-context demo
 all: $(B)/kube-eventer
 
 $(B)/deps.mk: scripts/deps.sh
@@ -103,6 +103,22 @@ unit: $(B)/unit-tests $(FUZZ_SRCS:tests/fuzz/%.c=$(B)/fuzz/%) $(B)/kube-eventer
 
 test:
 	@scripts/test.sh
+
+demo: $(B)/kube-eventer
+	@scripts/demo.sh
+
+# The scratch image's build context: binary, CA bundle, zoneinfo, passwd.
+image-context: build/kube-eventer
+	@rm -rf build/image && mkdir -p build/image
+	cp build/kube-eventer Containerfile build/image/
+	cp /etc/ssl/certs/ca-certificates.crt build/image/
+	cp -rL /usr/share/zoneinfo build/image/zoneinfo
+	rm -rf build/image/zoneinfo/posix build/image/zoneinfo/right
+	printf 'root:x:0:0:root:/:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/:/sbin/nologin\n' > build/image/passwd
+	printf 'root:x:0:\nnonroot:x:65532:\n' > build/image/group
+
+image: image-context
+	podman build --storage-driver vfs -t localhost/kube-eventer:$(VERSION) -f build/image/Containerfile build/image
 
 bench:
 	@scripts/bench.sh

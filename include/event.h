@@ -77,6 +77,12 @@ void event_free(struct event *ev);
  */
 int event_decode(const char *json, size_t len, struct event *ev, char *err, size_t errlen);
 
+/*
+ * kube-eventer's .LastTimestamp: lastTimestamp, else series.lastObservedTime,
+ * else eventTime, else now.
+ */
+struct ktime event_last_time(const struct event *ev, struct ktime now);
+
 /* Parse RFC 3339 ("2024-03-05T07:08:09Z", "...09.764227Z", "+08:00"). 0 or -1. */
 int ktime_parse(const char *s, struct ktime *out);
 

@@ -53,7 +53,4 @@ const char *kube_field_selector(const struct kube *k);
 /* A one-line description for the start-up log (no secrets). */
 const char *kube_describe(const struct kube *k);
 
-/* Percent-encode for a query value. */
-void kube_query_escape(struct buf *b, const char *s);
-
 #endif

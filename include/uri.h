@@ -44,6 +44,10 @@ const char *uri_get(struct uri *u, const char *key);
 /* Every value of key in order: returns the count, fills vals up to max. */
 size_t uri_get_all(struct uri *u, const char *key, const char **vals, size_t max);
 
+/* Append s percent-encoded for a URL query (RFC 3986 unreserved kept). */
+struct buf;
+void uri_query_escape(struct buf *b, const char *s);
+
 /* os.ExpandEnv into a fresh string. */
 char *uri_expand_env(const char *s);
 

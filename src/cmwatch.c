@@ -13,6 +13,7 @@
 #include "log.h"
 #include "loop.h"
 #include "stream.h"
+#include "uri.h"
 #include "util.h"
 
 #define CM_MAX (1024 * 1024)
@@ -182,21 +183,21 @@ static void cm_request(struct cmsub *c, enum cm_phase ph)
 	struct buf path = BUF_INIT(4096);
 	char err[256];
 	buf_puts(&path, "/api/v1/namespaces/");
-	kube_query_escape(&path, c->ns);
+	uri_query_escape(&path, c->ns);
 	buf_puts(&path, "/configmaps");
 	if (ph == CM_GET) {
 		buf_putc(&path, '/');
-		kube_query_escape(&path, c->name);
+		uri_query_escape(&path, c->name);
 	} else {
 		buf_puts(&path, "?watch=1&allowWatchBookmarks=true&timeoutSeconds=");
 		buf_printf(&path, "%d&fieldSelector=", 300 + (int)(random_u64() % 301));
 		struct buf sel = BUF_INIT(1024);
 		buf_printf(&sel, "metadata.name=%s", c->name);
-		kube_query_escape(&path, buf_str(&sel));
+		uri_query_escape(&path, buf_str(&sel));
 		buf_free(&sel);
 		if (c->rv[0]) {
 			buf_puts(&path, "&resourceVersion=");
-			kube_query_escape(&path, c->rv);
+			uri_query_escape(&path, c->rv);
 		}
 	}
 	c->phase = ph;

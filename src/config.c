@@ -22,7 +22,7 @@ static const struct flagdef flags[] = {
 	{ "sink", F_SINK, 0, "a sink: webhook:URL?..., dingtalk:..., wechat:..., log:, stdout: (repeatable)" },
 	{ "frequency", F_DUR, OFF(frequency_ms), "longest time a batching sink may hold events, 5s..3m (default 30s)" },
 	{ "healthz-ip", F_STR, OFF(healthz_ip), "address of the /healthz and /metrics endpoint (default 0.0.0.0)" },
-	{ "healthz-port", F_INT, OFF(healthz_port), "port of the /healthz and /metrics endpoint (default 8084; 0 = off)" },
+	{ "healthz-port", F_INT, OFF(healthz_port), "port of the /healthz and /metrics endpoint (default 8084; 0 = any free port)" },
 	{ "event-metrics", F_BOOL, OFF(event_metrics), "per-reason event counters in /metrics (default true)" },
 	{ "version", F_BOOL, OFF(version), "print the version and exit" },
 	{ "help", F_BOOL, OFF(help), "print this help and exit" },

@@ -131,6 +131,17 @@ int ktime_parse(const char *s, struct ktime *out)
 	return 0;
 }
 
+struct ktime event_last_time(const struct event *ev, struct ktime now)
+{
+	if (!ktime_is_zero(ev->last_ts))
+		return ev->last_ts;
+	if (!ktime_is_zero(ev->series_last_observed))
+		return ev->series_last_observed;
+	if (!ktime_is_zero(ev->event_time))
+		return ev->event_time;
+	return now;
+}
+
 /* --- arena building: gather source strings, then one allocation --------- */
 
 #define MAX_FIELDS 32

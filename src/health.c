@@ -39,8 +39,9 @@ struct health {
 
 static bool tchar(char c)
 {
+	/* c != 0: strchr() would match the terminator */
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-	       strchr("!#$%&'*+-.^_`|~", c);
+	       (c != 0 && strchr("!#$%&'*+-.^_`|~", c));
 }
 
 int health_parse_request(const char *buf, size_t len, struct http_request_line *out)

@@ -263,21 +263,6 @@ const char *kube_describe(const struct kube *k)
 	return k->describe;
 }
 
-void kube_query_escape(struct buf *b, const char *s)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-		    strchr("-._~", *p)) {
-			buf_putc(b, (char)*p);
-		} else {
-			buf_putc(b, '%');
-			buf_putc(b, hex[*p >> 4]);
-			buf_putc(b, hex[*p & 15]);
-		}
-	}
-}
-
 /* Split "scheme://host[:port]rest" for CONNECT_TO with a tls-server-name. */
 static void connect_to(const struct kube *k, struct kube_req *r, const char *path)
 {

@@ -306,7 +306,7 @@ int main(int argc, char **argv)
 	loop_timer_init(&app.stop_timer, on_stop_tick, NULL);
 	app.start_ms = now_mono_ms();
 
-	if (app.cfg.healthz_port > 0 && !app.cfg.once) {
+	if (!app.cfg.once) {
 		app.health = health_new(app.loop, app.cfg.healthz_ip, (int)app.cfg.healthz_port, health_status,
 					health_metrics, NULL, err, sizeof err);
 		if (!app.health) {
@@ -314,6 +314,7 @@ int main(int argc, char **argv)
 			shutdown_all();
 			return 2;
 		}
+		log_info("health: listening on %s:%d", app.cfg.healthz_ip, health_port(app.health));
 	}
 	if (app.kube) {
 		log_info("kube-eventer %s: watching events on %s with %zu sink(s)", KE_VERSION,

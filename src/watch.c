@@ -12,6 +12,7 @@
 #include "log.h"
 #include "loop.h"
 #include "stream.h"
+#include "uri.h"
 #include "util.h"
 
 #define PAGE_SIZE 500
@@ -343,7 +344,7 @@ static void request(struct watch *w, enum phase ph)
 
 	if (ns) {
 		buf_puts(&path, "/api/v1/namespaces/");
-		kube_query_escape(&path, ns);
+		uri_query_escape(&path, ns);
 		buf_puts(&path, "/events");
 	} else {
 		buf_puts(&path, "/api/v1/events");
@@ -352,7 +353,7 @@ static void request(struct watch *w, enum phase ph)
 		w->timeout_s = 300 + (int)(random_u64() % 301);
 		buf_printf(&path, "?watch=1&allowWatchBookmarks=true&timeoutSeconds=%d&resourceVersion=",
 			   w->timeout_s);
-		kube_query_escape(&path, w->rv);
+		uri_query_escape(&path, w->rv);
 		if (w->first_watch_done)
 			w->st.reconnects++;
 		w->first_watch_done = true;
@@ -360,12 +361,12 @@ static void request(struct watch *w, enum phase ph)
 		buf_printf(&path, "?limit=%d", ph == PH_LIST_RV ? 1 : PAGE_SIZE);
 		if (w->cont[0]) {
 			buf_puts(&path, "&continue=");
-			kube_query_escape(&path, w->cont);
+			uri_query_escape(&path, w->cont);
 		}
 	}
 	if (fs) {
 		buf_puts(&path, "&fieldSelector=");
-		kube_query_escape(&path, fs);
+		uri_query_escape(&path, fs);
 	}
 	w->phase = ph;
 	w->expired = false;

@@ -5,10 +5,12 @@
 
 #include "sink.h"
 
-extern const struct sink_type sink_webhook, sink_log, sink_stdout;
+extern const struct sink_type sink_webhook, sink_dingtalk, sink_wechat, sink_log, sink_stdout;
 
 const struct sink_type *const sink_types[] = {
 	&sink_webhook,
+	&sink_dingtalk,
+	&sink_wechat,
 	&sink_log,
 	&sink_stdout,
 	NULL,

@@ -74,29 +74,13 @@ static bool is_unreserved(unsigned char c)
 	       c == '-' || c == '.' || c == '_' || c == '~';
 }
 
-static void query_escape(struct buf *b, const char *s)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (is_unreserved(*p)) {
-			buf_putc(b, (char)*p);
-		} else if (*p == ' ') {
-			buf_putc(b, '+');
-		} else {
-			buf_putc(b, '%');
-			buf_putc(b, hex[*p >> 4]);
-			buf_putc(b, hex[*p & 15]);
-		}
-	}
-}
-
 /* RFC 9110 token characters. */
 static bool header_name_ok(const char *s, size_t n)
 {
 	if (n == 0)
 		return false;
 	for (size_t i = 0; i < n; i++)
-		if (!is_unreserved((unsigned char)s[i]) && !strchr("!#$%&'*+^`|", s[i]))
+		if (!is_unreserved((unsigned char)s[i]) && (!s[i] || !strchr("!#$%&'*+^`|", s[i])))
 			return false;
 	return true;
 }
@@ -250,9 +234,9 @@ static int webhook_create(struct sink *s, struct uri *u, char *err, size_t errle
 			continue;
 		buf_putc(&url, sep);
 		sep = '&';
-		query_escape(&url, u->params[i].key);
+		uri_query_escape(&url, u->params[i].key);
 		buf_putc(&url, '=');
-		query_escape(&url, u->params[i].value);
+		uri_query_escape(&url, u->params[i].value);
 	}
 	if (url.len >= sizeof(((struct sink_req *)0)->url)) {
 		snprintf(err, errlen, "the webhook URL is too long");
