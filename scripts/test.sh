@@ -86,6 +86,10 @@ if want valgrind; then
   make -s -j"$jobs" FLAVOR=vg build/vg/unit-tests >/dev/null && run unit-valgrind valgrind_unit
 fi
 want fuzz && run fuzz-replay fuzz_replay
+# The emulators are test code too: their own self-tests run first.
+if want emulators; then
+  for t in tests/emu/test_*_selftest.py; do run "emu-$(basename "$t" .py)" python3 "$t"; done
+fi
 want integration && run integration python3 tests/integration/run.py --bin build/kube-eventer
 want integration && run integration-sanitizers env ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
   python3 tests/integration/run.py --bin build/san/kube-eventer --quick
