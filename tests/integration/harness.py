@@ -77,10 +77,20 @@ class KE:
         self._t_out = threading.Thread(target=self._pump, args=(self.proc.stdout, self.stdout_lines), daemon=True)
         self._t_err.start()
         self._t_out.start()
-        if stdin is not None:
+        if stdin is not None and stdin is not True:
             self.proc.stdin.write(stdin)
             self.proc.stdin.close()
         case.cleanup(self.kill)
+
+    def feed(self, data):
+        """Write to the binary's stdin (stdin=True keeps it open)."""
+        if isinstance(data, str):
+            data = data.encode()
+        self.proc.stdin.write(data)
+        self.proc.stdin.flush()
+
+    def close_stdin(self):
+        self.proc.stdin.close()
 
     def _pump(self, stream, sink):
         for raw in iter(stream.readline, b""):
