@@ -123,7 +123,7 @@ static void on_line(void *ctx, const char *line, size_t len)
 		    strcmp(m.status_reason, "Gone") == 0)
 			w->expired = true;
 		else
-			snprintf(w->stream_err, sizeof w->stream_err, "watch ERROR %d %s: %s",
+			snprintf(w->stream_err, sizeof w->stream_err, "watch ERROR %d %.40s: %.120s",
 				 m.status_code, m.status_reason, m.status_message);
 		break;
 	}
