@@ -380,7 +380,8 @@ static void check_done(struct http *h)
 		curl_easy_getinfo(q->easy, CURLINFO_RESPONSE_CODE, &r.status);
 		curl_easy_getinfo(q->easy, CURLINFO_RETRY_AFTER, &ra);
 		curl_easy_getinfo(q->easy, CURLINFO_TOTAL_TIME_T, &tt);
-		r.retry_after_ms = ra > 0 ? (int64_t)ra * 1000 : (ra == 0 && r.status ? 0 : -1);
+		/* curl reports 0 both for no header and for "Retry-After: 0": treat both as absent */
+		r.retry_after_ms = ra > 0 ? (int64_t)ra * 1000 : -1;
 		r.total_us = (int64_t)tt;
 		r.body = buf_str(&q->resp);
 		r.body_len = q->resp.len;

@@ -964,6 +964,10 @@ static struct node *parse_control(struct parser *ps, enum nkind k, int line, int
 	n->pipe = parse_pipe(ps, true, k == N_RANGE, false);
 	if (!n->pipe)
 		return NULL;
+	if (ps->tok.k == K_EOF) {
+		perr(ps, line, col, "unclosed action");
+		return NULL;
+	}
 	if (ps->tok.k != K_END_ACTION) {
 		perr(ps, ps->tok.line, ps->tok.col, "unexpected \"%.*s\" in %s", (int)MIN(ps->tok.n, 20),
 		     ps->tok.p, k == N_IF ? "if" : k == N_WITH ? "with" : "range");
@@ -1145,7 +1149,11 @@ static enum stop parse_list(struct parser *ps, struct node **head, int line, int
 			if (!n->pipe)
 				return STOP_ERROR;
 			if (t->k != K_END_ACTION) {
-				perr(ps, t->line, t->col, "unexpected \"%.*s\" in operand", (int)MIN(t->n, 20), t->p);
+				if (t->k == K_EOF)
+					perr(ps, al, ac, "unclosed action");
+				else
+					perr(ps, t->line, t->col, "unexpected \"%.*s\" in operand", (int)MIN(t->n, 20),
+					     t->p);
 				return STOP_ERROR;
 			}
 		}

@@ -114,6 +114,9 @@ def test_retry_500_then_200_exactly_once(t):
         eq(rc, 0, err)
         eq(r.total, 3, "two failures then one success")
         eq([q.status for q in r.requests], [500, 503, 200])
+        gaps = [r.requests[i + 1].t - r.requests[i].t for i in range(2)]
+        check(0.35 <= gaps[0] <= 0.8, f"first retry after ~0.5s with jitter, got {gaps[0]:.2f}s")
+        check(gaps[1] >= 0.75, f"backoff doubles, got {gaps[1]:.2f}s")
         bodies = {q.body for q in r.requests}
         eq(len(bodies), 1, "the same message each time")
 
