@@ -9,7 +9,7 @@
  *                           with inClusterConfig=false and no path: $KUBECONFIG
  *   insecure (false)        skip TLS verification
  *   useServiceAccount       also send the service-account token
- *   namespace, fieldSelector, context   extensions
+ *   namespace, fieldSelector, context, watchTimeout   extensions
  * A URL with scheme and host overrides the configured server.
  *
  * Tokens from files (the service account's, kubeconfig tokenFile) are
@@ -50,6 +50,8 @@ const char *kube_server(const struct kube *k);
 /* namespace= (NULL: all namespaces) and fieldSelector= (NULL: none). */
 const char *kube_namespace(const struct kube *k);
 const char *kube_field_selector(const struct kube *k);
+/* watchTimeout= in seconds (extension), 0 = random 300..600 as DESIGN.md says. */
+int kube_watch_timeout(const struct kube *k);
 /* A one-line description for the start-up log (no secrets). */
 const char *kube_describe(const struct kube *k);
 

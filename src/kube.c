@@ -29,6 +29,7 @@ struct kube {
 	int64_t token_expiry_ms; /* exec plugin expiry (wall), 0 = none */
 	bool refresh;          /* forced by a 401 */
 	char *namespace, *field_selector;
+	int watch_timeout_s;
 	char describe[512];
 };
 
@@ -160,6 +161,15 @@ int kube_new(struct uri *u, struct kube **out, char *err, size_t errlen)
 	v = uri_get(u, "fieldSelector");
 	k->field_selector = v && *v ? xstrdup(v) : NULL;
 	const char *context = uri_get(u, "context");
+	v = uri_get(u, "watchTimeout");
+	if (v) {
+		int64_t ms;
+		if (parse_duration_ms(v, &ms) < 0 || ms < 1000 || ms > 3600000) {
+			snprintf(err, errlen, "--source: watchTimeout: \"%s\" must be a duration from 1s to 1h", v);
+			goto fail;
+		}
+		k->watch_timeout_s = (int)(ms / 1000);
+	}
 
 	if (u->host[0]) {
 		const char *scheme = u->scheme[0] ? u->scheme : "https";
@@ -256,6 +266,11 @@ const char *kube_namespace(const struct kube *k)
 const char *kube_field_selector(const struct kube *k)
 {
 	return k->field_selector;
+}
+
+int kube_watch_timeout(const struct kube *k)
+{
+	return k->watch_timeout_s;
 }
 
 const char *kube_describe(const struct kube *k)

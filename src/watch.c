@@ -350,7 +350,7 @@ static void request(struct watch *w, enum phase ph)
 		buf_puts(&path, "/api/v1/events");
 	}
 	if (ph == PH_WATCH) {
-		w->timeout_s = 300 + (int)(random_u64() % 301);
+		w->timeout_s = kube_watch_timeout(w->kube) ? kube_watch_timeout(w->kube) : 300 + (int)(random_u64() % 301);
 		buf_printf(&path, "?watch=1&allowWatchBookmarks=true&timeoutSeconds=%d&resourceVersion=",
 			   w->timeout_s);
 		uri_query_escape(&path, w->rv);

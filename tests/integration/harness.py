@@ -220,6 +220,41 @@ class Case:
         return rc, "\n".join(k.stdout_lines), k.log_text()
 
 
+_PKI = None
+
+
+def pki():
+    """The shared test PKI (made once per run, under build/)."""
+    global _PKI
+    if _PKI is None:
+        import certs
+        _PKI = certs.make_pki(os.path.join(ROOT, "build", "test-pki"))
+    return _PKI
+
+
+def kubeconfig(case, api, token=None, token_file=None, exec_cmd=None, client_cert=False, ca=None,
+               name="kubeconfig"):
+    """Write a kubeconfig for the emulator; returns its path."""
+    p = pki()
+    user = {}
+    if token:
+        user["token"] = token
+    if token_file:
+        user["tokenFile"] = token_file
+    if exec_cmd:
+        user["exec"] = {"apiVersion": "client.authentication.k8s.io/v1", "command": exec_cmd,
+                        "interactiveMode": "Never"}
+    if client_cert:
+        import base64
+        user["client-certificate-data"] = base64.b64encode(open(p["client"], "rb").read()).decode()
+        user["client-key-data"] = base64.b64encode(open(p["client_key"], "rb").read()).decode()
+    cfg = {"apiVersion": "v1", "kind": "Config", "current-context": "test",
+           "clusters": [{"name": "emu", "cluster": {"server": api.url, "certificate-authority": ca or p["ca"]}}],
+           "contexts": [{"name": "test", "context": {"cluster": "emu", "user": "u"}}],
+           "users": [{"name": "u", "user": user}]}
+    return case.write(name, json.dumps(cfg))  # JSON is YAML
+
+
 def free_port():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
