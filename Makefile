@@ -99,7 +99,12 @@ $(B)/fuzz/%: tests/fuzz/%.c tests/fuzz/replay.c $(B)/libke.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) tests/fuzz/$*.c tests/fuzz/replay.c $(B)/libke.a $(LIBS) -o $@
 
-unit: $(B)/unit-tests $(FUZZ_SRCS:tests/fuzz/%.c=$(B)/fuzz/%) $(B)/kube-eventer
+# Test tools (e.g. yaml2json for checking configs/ from Python).
+$(B)/tools/%: tests/tools/%.c $(B)/deps.mk
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $< -lyaml -o $@
+
+unit: $(B)/unit-tests $(FUZZ_SRCS:tests/fuzz/%.c=$(B)/fuzz/%) $(B)/kube-eventer $(B)/tools/yaml2json
 
 test:
 	@scripts/test.sh

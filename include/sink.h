@@ -159,7 +159,10 @@ bool sink_offer(struct sink *s, const struct event *ev, struct seen *seen, size_
 /* Whether ev passes this sink's filters (the CI gate uses it alone). */
 bool sink_matches(const struct sink *s, const struct event *ev);
 
-/* Try to send queued messages now (after a token arrives, for example). */
+/*
+ * Try to send queued messages now (after a token arrives, for example).
+ * Never from inside an HTTP data callback: use the loop (sink_offer does).
+ */
 void sink_kick(struct sink *s);
 
 /* Messages queued or in flight. */

@@ -311,7 +311,10 @@ bool sink_offer(struct sink *s, const struct event *ev, struct seen *seen, size_
 	/* keep the static scratch small between bursts of large bodies */
 	if (body.cap > 16384)
 		buf_free(&body);
-	sink_kick(s);
+	/* Deliver from the loop, not from here: events arrive inside libcurl's
+	 * write callback, where no transfer may be started. */
+	if (s->loop && !(loop_timer_armed(&s->wake) && s->wake.when <= now_mono_ms()))
+		loop_timer_arm(s->loop, &s->wake, 0);
 	return true;
 }
 
@@ -486,7 +489,7 @@ void sink_kick(struct sink *s)
 			buf_free(&f->r.scratch);
 			free(f);
 			finish(s, m, DELIVERY_RETRY, "cannot start request", -1);
-			return;
+			continue; /* the backoff arms the wake timer above */
 		}
 	}
 }

@@ -5,6 +5,8 @@ make_pki(dir) -> dict of paths:
   server, server_key    API server / sink certificate: IP 127.0.0.1, IP ::1, DNS localhost, DNS kubernetes
   client, client_key    client certificate CN=kube-eventer-test (EC key, as k3s issues)
   other_ca              an unrelated CA (verification against it must fail)
+  robots, robots_key    a certificate for the public chat API names (qyapi.weixin.qq.com,
+                        oapi.dingtalk.com, open.feishu.cn, hooks.slack.com), for proxied tests
 """
 import os
 import subprocess
@@ -19,7 +21,7 @@ def make_pki(d):
     p = {k: os.path.join(d, v) for k, v in {
         "ca": "ca.crt", "ca_key": "ca.key", "server": "server.crt", "server_key": "server.key",
         "client": "client.crt", "client_key": "client.key", "other_ca": "other-ca.crt",
-        "other_ca_key": "other-ca.key"}.items()}
+        "other_ca_key": "other-ca.key", "robots": "robots.crt", "robots_key": "robots.key"}.items()}
     if all(os.path.exists(v) for v in p.values()):
         return p
     ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
@@ -46,4 +48,12 @@ def make_pki(d):
          "-subj", "/O=system:masters/CN=kube-eventer-test")
     _run("openssl", "x509", "-req", "-in", ccsr, "-CA", p["ca"], "-CAkey", p["ca_key"], "-CAcreateserial",
          "-out", p["client"], "-days", "3650", "-extfile", cext)
+    rext = os.path.join(d, "robots.ext")
+    with open(rext, "w") as f:
+        f.write("subjectAltName=DNS:qyapi.weixin.qq.com,DNS:oapi.dingtalk.com,DNS:open.feishu.cn,"
+                "DNS:hooks.slack.com,DNS:robot.test\nextendedKeyUsage=serverAuth\n")
+    rcsr = os.path.join(d, "robots.csr")
+    _run("openssl", "req", "-new", *ec, "-keyout", p["robots_key"], "-out", rcsr, "-subj", "/CN=robots")
+    _run("openssl", "x509", "-req", "-in", rcsr, "-CA", p["ca"], "-CAkey", p["ca_key"], "-CAcreateserial",
+         "-out", p["robots"], "-days", "3650", "-extfile", rext)
     return p

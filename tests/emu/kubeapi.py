@@ -149,9 +149,9 @@ class KubeAPI:
         self.history.append((self.rv, typ, kind, md.get("namespace", ""), md["name"], json.dumps(obj)))
         self.cond.notify_all()
 
-    def add_event(self, obj=None, **kw):
-        obj = obj if obj is not None else self.make_event(**kw)
-        obj = json.loads(json.dumps(obj))
+    def add_event(self, event=None, **kw):
+        """Add (or replace) an Event: a given object, or make_event(**kw)."""
+        obj = json.loads(json.dumps(event if event is not None else self.make_event(**kw)))
         obj["metadata"].setdefault("uid", str(uuid.uuid4()))
         obj["metadata"].setdefault("creationTimestamp", now_rfc3339())
         with self.cond:

@@ -1256,7 +1256,7 @@ class ConnectProxy(_Server):
     """Loopback HTTP proxy: CONNECT tunnels (HTTPS) and absolute-URI forwarding (HTTP).
 
     ConnectProxy(host="127.0.0.1", port=0, *, auth=None, idle_timeout=30,
-                 connect_timeout=5, start=True)
+                 connect_timeout=5, start=True, routes=None)
 
     auth="user:pass" requires `Proxy-Authorization: Basic ...` (else 407 with
     Proxy-Authenticate).  records (list of ProxyRecord), targets() -> ["host:port"],
@@ -1265,9 +1265,11 @@ class ConnectProxy(_Server):
     """
 
     def __init__(self, host="127.0.0.1", port=0, *, auth=None, idle_timeout=30.0, connect_timeout=5.0,
-                 start=True):
+                 start=True, routes=None):
         super().__init__(host, port, None, None, idle_timeout)
         self.auth = auth
+        # "name:port" -> (host, port): reach public names (qyapi.weixin.qq.com:443) on loopback
+        self.routes = dict(routes or {})
         self._expect = ("Basic " + base64.b64encode(auth.encode()).decode()) if auth else None
         self.connect_timeout = connect_timeout
         self._records = []
@@ -1374,7 +1376,8 @@ class ConnectProxy(_Server):
 
     def _tunnel(self, s, rd, rec, stopping):
         try:
-            up = socket.create_connection((rec.host, rec.port), timeout=self.connect_timeout)
+            up = socket.create_connection(self.routes.get(rec.authority, (rec.host, rec.port)),
+                                          timeout=self.connect_timeout)
         except OSError:
             rec.status = 502
             self._add(rec)

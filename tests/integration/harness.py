@@ -255,6 +255,21 @@ def kubeconfig(case, api, token=None, token_file=None, exec_cmd=None, client_cer
     return case.write(name, json.dumps(cfg))  # JSON is YAML
 
 
+def yaml_docs(path):
+    """Every YAML document of a file (via the yaml2json test tool)."""
+    tool = os.path.join(ROOT, "build", "tools", "yaml2json")
+    if not os.access(tool, os.X_OK):
+        tool = os.path.join(ROOT, "build", "san", "tools", "yaml2json")
+    out = subprocess.run([tool, path], check=True, capture_output=True).stdout
+    return json.loads(out)
+
+
+def kubelet_expand(s, env):
+    """Kubernetes' $(VAR) expansion in container commands."""
+    import re
+    return re.sub(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)", lambda m: env.get(m.group(1), m.group(0)), s)
+
+
 def free_port():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
