@@ -2,6 +2,7 @@
 #include "filter.h"
 
 #include <regex.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,9 +31,13 @@ struct tr {
 	bool can_repeat;   /* an atom precedes: a quantifier may follow */
 };
 
-static int fail(struct tr *t, const char *fmt, const char *arg)
+static int fail(struct tr *t, const char *fmt, ...) KE_PRINTF(2, 3);
+static int fail(struct tr *t, const char *fmt, ...)
 {
-	snprintf(t->err, t->errlen, fmt, arg);
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(t->err, t->errlen, fmt, ap);
+	va_end(ap);
 	return -1;
 }
 
@@ -117,7 +122,7 @@ struct cls {
 static int cls_add(struct tr *t, struct cls *c, unsigned lo, unsigned hi)
 {
 	if (c->n == ARRAY_LEN(c->lo))
-		return fail(t, "character class too large%s", "");
+		return fail(t, "character class too large");
 	c->lo[c->n] = lo;
 	c->hi[c->n] = hi;
 	c->n++;
@@ -233,7 +238,7 @@ static int bracket(struct tr *t)
 	bool first = true;
 	for (;;) {
 		if (!*t->p)
-			return fail(t, "missing closing ] in character class%s", "");
+			return fail(t, "missing closing ] in character class");
 		if (*t->p == ']' && !first) {
 			t->p++;
 			break;
@@ -258,9 +263,9 @@ static int bracket(struct tr *t)
 					}
 				}
 				if (negc)
-					return fail(t, "negated POSIX classes like [:^alpha:] are not supported%s", "");
+					return fail(t, "negated POSIX classes like [:^alpha:] are not supported");
 				if (!ok)
-					return fail(t, "invalid character class range [:%s:]", "...");
+					return fail(t, "invalid POSIX character class name");
 				t->p = end + 2;
 				continue;
 			}
@@ -274,8 +279,7 @@ static int bracket(struct tr *t)
 				continue;
 			}
 			if (k == 'D' || k == 'W' || k == 'S' || k == 'p' || k == 'P')
-				return fail(t, "\\%c inside a character class is not supported",
-					    (char[]){ k, 0 });
+				return fail(t, "\\%c inside a character class is not supported", k);
 			t->p++;
 			if (parse_escape_cp(t, &lo) < 0)
 				return -1;
@@ -293,13 +297,13 @@ static int bracket(struct tr *t)
 				t->p += utf8_decode(t->p, &hi);
 			}
 			if (hi < lo)
-				return fail(t, "invalid character class range%s", "");
+				return fail(t, "invalid character class range");
 		}
 		if (cls_add(t, &c, lo, hi) < 0)
 			return -1;
 	}
 	if (c.n == 0 && c.nposix == 0)
-		return fail(t, "empty character class%s", "");
+		return fail(t, "empty character class");
 	cls_emit(t, &c);
 	return 0;
 }
@@ -323,15 +327,15 @@ static int parse_escape_cp(struct tr *t, unsigned *cp)
 			for (t->p++; *t->p && *t->p != '}'; t->p++, nd++) {
 				int h = hexv(*t->p);
 				if (h < 0 || nd >= 6)
-					return fail(t, "invalid escape sequence \\x{...}%s", "");
+					return fail(t, "invalid escape sequence \\x{...}");
 				v = v * 16 + (unsigned)h;
 			}
 			if (*t->p != '}' || nd == 0 || v > 0x10FFFF)
-				return fail(t, "invalid escape sequence \\x{...}%s", "");
+				return fail(t, "invalid escape sequence \\x{...}");
 		} else {
 			int a = hexv(t->p[0]), b = a >= 0 ? hexv(t->p[1]) : -1;
 			if (a < 0 || b < 0)
-				return fail(t, "invalid escape sequence \\x%s", "");
+				return fail(t, "invalid escape sequence \\x");
 			v = (unsigned)(a * 16 + b);
 			t->p++;
 		}
@@ -345,8 +349,7 @@ static int parse_escape_cp(struct tr *t, unsigned *cp)
 		while (nd < 3 && t->p[nd] >= '0' && t->p[nd] <= '7')
 			v = v * 8 + (unsigned)(t->p[nd++] - '0');
 		if (k != '0' && nd < 2)
-			return fail(t, "backreferences like \\%s are not supported (RE2 syntax)",
-				    (char[]){ k, 0 });
+			return fail(t, "backreferences like \\%c are not supported (RE2 syntax)", k);
 		t->p += nd - 1;
 		*cp = v;
 		break;
@@ -358,10 +361,10 @@ static int parse_escape_cp(struct tr *t, unsigned *cp)
 			break;
 		}
 		if (k == 'p' || k == 'P')
-			return fail(t, "Unicode classes (\\%s) are not supported", (char[]){ k, 0 });
+			return fail(t, "Unicode classes (\\%c) are not supported", k);
 		if (k == 'C')
-			return fail(t, "\\C (any byte) is not supported%s", "");
-		return fail(t, "invalid escape sequence \\%s", (char[]){ k ? k : '?', 0 });
+			return fail(t, "\\C (any byte) is not supported");
+		return fail(t, "invalid escape sequence \\%c", k ? k : '?');
 	}
 	t->p++;
 	return 0;
@@ -401,13 +404,13 @@ static bool repetition(const char *p, size_t *len)
 static int quantifier(struct tr *t, const char *q, size_t n)
 {
 	if (!t->can_repeat)
-		return fail(t, "missing argument to repetition operator %s", q[0] == '{' ? "{" : (char[]){ q[0], 0 });
+		return fail(t, "missing argument to repetition operator %c", q[0]);
 	buf_append(&t->out, q, n);
 	t->p += n;
 	if (*t->p == '?')
 		t->p++; /* lazy: the same yes/no answer as greedy */
 	if (*t->p == '*' || *t->p == '+' || *t->p == '?')
-		return fail(t, "invalid nested repetition operator%s", "");
+		return fail(t, "invalid nested repetition operator");
 	t->can_repeat = false;
 	return 0;
 }
@@ -484,11 +487,11 @@ static int translate(struct tr *t)
 				} else if (t->p[2] == 'P' && t->p[3] == '<') {
 					const char *gt = strchr(t->p, '>');
 					if (!gt)
-						return fail(t, "invalid named capture%s", "");
+						return fail(t, "invalid named capture");
 					t->p = gt + 1;
 				} else {
-					return fail(t, "flag groups like (?%s...) are only supported at the start: "
-						       "(?i) or (?s)", (char[]){ t->p[2] ? t->p[2] : '?', 0 });
+					return fail(t, "flag groups like (?%c...) are only supported at the start: (?i) or (?s)",
+						    t->p[2] ? t->p[2] : '?');
 				}
 			} else {
 				t->p++;
@@ -499,7 +502,7 @@ static int translate(struct tr *t)
 			continue;
 		case ')':
 			if (t->depth == 0)
-				return fail(t, "unexpected )%s", "");
+				return fail(t, "unexpected )");
 			t->depth--;
 			buf_putc(&t->out, ')');
 			t->p++;
@@ -550,7 +553,7 @@ static int translate(struct tr *t)
 		}
 	}
 	if (t->depth)
-		return fail(t, "missing closing )%s", "");
+		return fail(t, "missing closing )");
 	return 0;
 }
 

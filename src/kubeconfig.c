@@ -543,6 +543,11 @@ int kube_exec_run(const struct kube_exec *x, int timeout_ms, char **token, int64
 		snprintf(err, errlen, "exec plugin %s: no answer within %d ms", x->command, timeout_ms);
 		goto done;
 	}
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 127 && !line[0]) {
+		/* some posix_spawn implementations report a failed exec this way */
+		snprintf(err, errlen, "exec plugin %s: cannot run (not found or not executable)", x->command);
+		goto done;
+	}
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		snprintf(err, errlen, "exec plugin %s: exited with status %d%s%s", x->command,
 			 WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), line[0] ? ": " : "", line);
