@@ -30,6 +30,7 @@ struct http_req {
 	bool truncated;
 	bool aborted;
 	char errbuf[CURL_ERROR_SIZE];
+	char errtext[CURL_ERROR_SIZE + 128];
 	struct http_req *next; /* active list */
 	struct http_req *prev;
 };
@@ -224,6 +225,33 @@ const char *http_proxy_for(const char *url, char *out, size_t n)
 	return out;
 }
 
+/*
+ * curl is built without its message table (--disable-verbose keeps the
+ * binary small): our own words for the transport errors operators see.
+ */
+static const char *error_name(CURLcode code)
+{
+	switch (code) {
+	case CURLE_COULDNT_RESOLVE_PROXY: return "cannot resolve the proxy";
+	case CURLE_COULDNT_RESOLVE_HOST: return "cannot resolve the host";
+	case CURLE_COULDNT_CONNECT: return "connection refused or unreachable";
+	case CURLE_OPERATION_TIMEDOUT: return "timed out";
+	case CURLE_SSL_CONNECT_ERROR: return "TLS handshake failed";
+	case CURLE_PEER_FAILED_VERIFICATION: return "TLS certificate not trusted";
+	case CURLE_SSL_CACERT_BADFILE: return "cannot load the CA bundle";
+	case CURLE_SSL_CERTPROBLEM: return "bad client certificate";
+	case CURLE_RECV_ERROR: return "connection lost while receiving";
+	case CURLE_SEND_ERROR: return "connection lost while sending";
+	case CURLE_GOT_NOTHING: return "the server closed the connection without answering";
+	case CURLE_PARTIAL_FILE: return "the response ended early";
+	case CURLE_WRITE_ERROR: return "response rejected";
+	case CURLE_TOO_MANY_REDIRECTS: return "too many redirects";
+	case CURLE_URL_MALFORMAT: return "malformed URL";
+	case CURLE_UNSUPPORTED_PROTOCOL: return "unsupported protocol";
+	default: return "transfer failed";
+	}
+}
+
 /* --- loop integration ---------------------------------------------------- */
 
 static void check_done(struct http *h);
@@ -391,9 +419,13 @@ static void check_done(struct http *h)
 		if (code != CURLE_OK) {
 			r.error = (int)code;
 			r.timed_out = code == CURLE_OPERATION_TIMEDOUT;
-			r.error_text = q->errbuf[0] ? q->errbuf : curl_easy_strerror(code);
-			if (q->aborted)
-				r.error_text = "aborted by receiver";
+			/* curl's generic description, with its detail when it has one */
+			size_t n = strlen(q->errbuf);
+			while (n && (q->errbuf[n - 1] == ' ' || q->errbuf[n - 1] == ';' || q->errbuf[n - 1] == '\n'))
+				q->errbuf[--n] = '\0';
+			snprintf(q->errtext, sizeof q->errtext, "%s%s%s%s", error_name(code), n ? " (" : "", q->errbuf,
+				 n ? ")" : "");
+			r.error_text = q->aborted ? "aborted by receiver" : q->errtext;
 		}
 		req_unlink(h, q);
 		/* Keep q alive during the callback (body points into it). */
