@@ -21,6 +21,8 @@ struct filesrc *filesrc_new(const char *path, struct seen *seen, watch_event_cb 
 			    size_t errlen);
 /* Read everything from the loop; done(ok, err) at end of input. */
 void filesrc_start(struct filesrc *f, struct loop *l, watch_done_cb done, void *done_ctx);
+/* Flow control: stop or restart reading. */
+void filesrc_pause(struct filesrc *f, bool pause);
 void filesrc_free(struct filesrc *f);
 /* Events delivered, decode errors, oversized values. */
 void filesrc_counts(const struct filesrc *f, uint64_t *events, uint64_t *errors, uint64_t *oversized);

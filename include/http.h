@@ -85,6 +85,12 @@ struct http_req *http_start(struct http *h, const struct http_request *r, http_d
 /* Abort a request; its done callback will not run. Not from inside on_data. */
 void http_cancel(struct http *h, struct http_req *q);
 
+/*
+ * Stop (pause=true) or restart reading a streaming response: flow control
+ * for the source. Allowed from inside on_data.
+ */
+void http_pause(struct http *h, struct http_req *q, bool pause);
+
 /* Requests in flight. */
 size_t http_active(const struct http *h);
 

@@ -131,6 +131,7 @@ struct sink {
 	int64_t *sent_at;        /* rate window: send times (ring of rate_tokens) */
 	size_t sent_n, sent_pos;
 	int64_t backoff_until_ms;
+	int64_t last_ok_ms;      /* monotonic time of the last success */
 	unsigned backoff_step;
 	struct loop_timer wake;
 	int64_t overflow_logged_ms;
@@ -164,6 +165,17 @@ bool sink_matches(const struct sink *s, const struct event *ev);
  * Never from inside an HTTP data callback: use the loop (sink_offer does).
  */
 void sink_kick(struct sink *s);
+
+/*
+ * Flow control. A sink asks the source to pause when its queue passed the
+ * high-water mark while it is draining fast (no backoff, no rate limit, a
+ * success in the last 200 ms); it lets the source resume under the
+ * low-water mark or as soon as it stops draining fast. A failing, hanging,
+ * slow or rate-limited sink therefore never holds the source back: its
+ * queue overflows instead, and the drops are counted.
+ */
+bool sink_wants_pause(const struct sink *s);
+bool sink_allows_resume(const struct sink *s);
 
 /* Messages queued or in flight. */
 size_t sink_pending(const struct sink *s);

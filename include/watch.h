@@ -69,6 +69,9 @@ void watch_stop(struct watch *w);
  */
 void watch_list_once(struct watch *w, int64_t since_wall_s, watch_done_cb done);
 
+/* Flow control: stop or restart reading the current list/watch response. */
+void watch_pause(struct watch *w, bool pause);
+
 const struct watch_stats *watch_get_stats(const struct watch *w);
 
 /* Max line / item size; larger ones are skipped and counted. */

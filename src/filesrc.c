@@ -19,6 +19,8 @@
 struct filesrc {
 	int fd;
 	bool polled; /* a pipe/tty in epoll; else read from a timer */
+	bool paused; /* flow control */
+	bool finished;
 	struct loop *loop;
 	struct loop_timer tick;
 	struct jscan scan;
@@ -86,6 +88,7 @@ struct filesrc *filesrc_new(const char *path, struct seen *seen, watch_event_cb 
 
 static void finish(struct filesrc *f, bool ok, const char *err)
 {
+	f->finished = true;
 	if (f->polled)
 		loop_fd(f->loop, f->fd, 0, NULL, NULL);
 	loop_timer_disarm(f->loop, &f->tick);
@@ -128,7 +131,8 @@ static void on_tick(struct loop *l, void *ctx)
 		finish(f, r == 0, r < 0 ? strerror(errno) : NULL);
 		return;
 	}
-	loop_timer_arm(l, &f->tick, 0); /* the next slice after other work */
+	if (!f->paused)
+		loop_timer_arm(l, &f->tick, 0); /* the next slice after other work */
 }
 
 void filesrc_start(struct filesrc *f, struct loop *l, watch_done_cb done, void *done_ctx)
@@ -145,6 +149,17 @@ void filesrc_start(struct filesrc *f, struct loop *l, watch_done_cb done, void *
 		return;
 	}
 	loop_timer_arm(l, &f->tick, 0); /* a regular file: epoll cannot watch it */
+}
+
+void filesrc_pause(struct filesrc *f, bool pause)
+{
+	if (f->paused == pause || f->finished || !f->loop)
+		return;
+	f->paused = pause;
+	if (f->polled)
+		loop_fd(f->loop, f->fd, pause ? 0 : LOOP_READ, on_readable, f);
+	else if (!pause)
+		loop_timer_arm(f->loop, &f->tick, 0);
 }
 
 void filesrc_free(struct filesrc *f)

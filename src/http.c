@@ -303,11 +303,99 @@ static int on_timer(CURLM *m, long timeout_ms, void *userp)
 	return 0;
 }
 
+/*
+ * libcurl allocates and frees a few dozen small blocks per request. Under
+ * musl's allocator that churn keeps mapping and unmapping pages (a syscall
+ * pair every few requests). A small cache of freed blocks per size class
+ * (16-byte classes up to 1 KiB, at most 32 blocks each: 512 KiB worst case)
+ * keeps the hot sizes out of the allocator. One thread: no locking.
+ */
+#define CC_CLASSES 64
+#define CC_KEEP 32
+#define CC_HDR 16
+
+static struct {
+	void *head[CC_CLASSES];
+	unsigned n[CC_CLASSES];
+} cc;
+
+static void *cc_malloc(size_t n)
+{
+	size_t cls = (n + 15) / 16;
+	if (cls < CC_CLASSES && cc.head[cls]) {
+		char *p = cc.head[cls];
+		cc.head[cls] = *(void **)(void *)(p + CC_HDR);
+		cc.n[cls]--;
+		return p + CC_HDR;
+	}
+	size_t size = cls < CC_CLASSES ? cls * 16 : n;
+	char *p = malloc(size + CC_HDR);
+	if (!p)
+		return NULL;
+	*(size_t *)(void *)p = cls < CC_CLASSES ? cls : 0;
+	return p + CC_HDR;
+}
+
+static void cc_free(void *ptr)
+{
+	if (!ptr)
+		return;
+	char *p = (char *)ptr - CC_HDR;
+	size_t cls = *(size_t *)(void *)p;
+	if (cls && cls < CC_CLASSES && cc.n[cls] < CC_KEEP) {
+		*(void **)(void *)(p + CC_HDR) = cc.head[cls];
+		cc.head[cls] = p;
+		cc.n[cls]++;
+		return;
+	}
+	free(p);
+}
+
+static void *cc_calloc(size_t a, size_t b)
+{
+	if (b && a > SIZE_MAX / b)
+		return NULL;
+	void *p = cc_malloc(a * b);
+	if (p)
+		memset(p, 0, a * b);
+	return p;
+}
+
+static void *cc_realloc(void *ptr, size_t n)
+{
+	if (!ptr)
+		return cc_malloc(n);
+	char *p = (char *)ptr - CC_HDR;
+	size_t cls = *(size_t *)(void *)p;
+	if (cls && (n + 15) / 16 <= cls)
+		return ptr; /* still fits its class */
+	if (!cls) {
+		char *q = realloc(p, n + CC_HDR);
+		return q ? q + CC_HDR : NULL;
+	}
+	void *q = cc_malloc(n);
+	if (q) {
+		memcpy(q, ptr, cls * 16 < n ? cls * 16 : n);
+		cc_free(ptr);
+	}
+	return q;
+}
+
+static char *cc_strdup(const char *s)
+{
+	size_t n = strlen(s) + 1;
+	char *p = cc_malloc(n);
+	if (p)
+		memcpy(p, s, n);
+	return p;
+}
+
 struct http *http_new(struct loop *l)
 {
 	static bool global;
 	if (!global) {
-		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		if (curl_global_init_mem(CURL_GLOBAL_DEFAULT, cc_malloc, cc_free, cc_realloc, cc_strdup, cc_calloc) !=
+		    CURLE_OK)
 			return NULL;
 		global = true;
 	}
@@ -548,6 +636,13 @@ struct http_req *http_start(struct http *h, const struct http_request *r, http_d
 	h->active = q;
 	h->nactive++;
 	return q;
+}
+
+void http_pause(struct http *h, struct http_req *q, bool pause)
+{
+	(void)h;
+	if (q)
+		curl_easy_pause(q->easy, pause ? CURLPAUSE_RECV : CURLPAUSE_CONT);
 }
 
 void http_cancel(struct http *h, struct http_req *q)

@@ -50,12 +50,37 @@ static struct app {
 	struct filesrc *file;
 	struct health *health;
 	int sigfd;
-	struct loop_timer start_timer, stop_timer;
+	struct loop_timer start_timer, stop_timer, resume_timer;
+	bool source_paused;
 	int64_t start_ms, stop_deadline_ms;
 	bool stopping;
 	uint64_t once_matched;
 	int exit_code;
 } app;
+
+static void pause_source(bool pause)
+{
+	app.source_paused = pause;
+	if (app.watch)
+		watch_pause(app.watch, pause);
+	if (app.file)
+		filesrc_pause(app.file, pause);
+	if (pause)
+		loop_timer_arm(app.loop, &app.resume_timer, 2);
+}
+
+/* While paused: resume once no sink that drains fast is above its low-water mark. */
+static void on_resume_tick(struct loop *l, void *ctx)
+{
+	(void)ctx;
+	for (size_t i = 0; i < app.nsinks; i++) {
+		if (!sink_allows_resume(app.sinks[i])) {
+			loop_timer_arm(l, &app.resume_timer, 2);
+			return;
+		}
+	}
+	pause_source(false);
+}
 
 /* Every new or changed event from the source goes to every sink. */
 static void on_event(void *ctx, const struct event *ev, size_t slot, enum seen_result r)
@@ -64,9 +89,12 @@ static void on_event(void *ctx, const struct event *ev, size_t slot, enum seen_r
 	(void)ctx;
 	(void)r;
 	metrics_count_event(ev, app.cfg.event_metrics);
-	for (size_t i = 0; i < app.nsinks; i++)
+	for (size_t i = 0; i < app.nsinks; i++) {
 		if (sink_offer(app.sinks[i], ev, app.seen, slot, now_s) && app.cfg.once)
 			app.once_matched++;
+		if (!app.source_paused && sink_wants_pause(app.sinks[i]))
+			pause_source(true);
+	}
 }
 
 static bool pending(void)
@@ -98,6 +126,9 @@ static void begin_stop(const char *why)
 	log_info("stopping (%s)", why);
 	if (app.watch)
 		watch_stop(app.watch);
+	loop_timer_disarm(app.loop, &app.resume_timer);
+	if (app.file)
+		filesrc_pause(app.file, true);
 	app.stop_deadline_ms = now_mono_ms() + app.cfg.flush_timeout_ms;
 	loop_timer_arm(app.loop, &app.stop_timer, 0);
 }
@@ -304,6 +335,7 @@ int main(int argc, char **argv)
 	loop_fd(app.loop, app.sigfd, LOOP_READ, on_signal, NULL);
 	loop_timer_init(&app.start_timer, on_start_tick, NULL);
 	loop_timer_init(&app.stop_timer, on_stop_tick, NULL);
+	loop_timer_init(&app.resume_timer, on_resume_tick, NULL);
 	app.start_ms = now_mono_ms();
 
 	if (!app.cfg.once) {

@@ -17,6 +17,10 @@
 #define BACKOFF_MAX_MS 60000
 #define RETRY_AFTER_MAX_MS 600000
 #define RATE_MAX 100000
+#define PAUSE_HIGH 256           /* flow control: queued messages ... */
+#define PAUSE_HIGH_BYTES (512 * 1024) /* ... or bytes that pause the source */
+#define PAUSE_LOW 64             /* ... and where it resumes */
+#define FAST_MS 200              /* "draining fast": a success this recently */
 
 /* Parameters every sink understands (besides its type's own). */
 static const char *const common_params[] = {
@@ -226,7 +230,39 @@ struct flight {
 	struct msg *m;
 	struct http_req *req;
 	struct sink_req r;
+	struct flight *next_free;
 };
+
+/*
+ * In-flight request records are reused: allocating and freeing a 2.4 KB
+ * record per event makes musl's allocator map and unmap pages constantly.
+ * At most 64 are kept (the highest concurrency a sink may have).
+ */
+static struct flight *free_flights;
+static unsigned nfree_flights;
+
+static struct flight *flight_get(void)
+{
+	struct flight *f = free_flights;
+	if (!f)
+		return xcalloc(1, sizeof *f);
+	free_flights = f->next_free;
+	nfree_flights--;
+	memset(f, 0, sizeof *f);
+	return f;
+}
+
+static void flight_put(struct flight *f)
+{
+	buf_free(&f->r.scratch);
+	if (nfree_flights >= 64) {
+		free(f);
+		return;
+	}
+	f->next_free = free_flights;
+	free_flights = f;
+	nfree_flights++;
+}
 
 static void on_wake(struct loop *l, void *ctx)
 {
@@ -246,6 +282,22 @@ void sink_start(struct sink *s, struct loop *l, struct http *h)
 bool sink_matches(const struct sink *s, const struct event *ev)
 {
 	return filter_match(s->filter, ev);
+}
+
+static bool drains_fast(const struct sink *s)
+{
+	int64_t now = now_mono_ms();
+	return s->cfg.rate_n == 0 && s->backoff_until_ms <= now && s->last_ok_ms && now - s->last_ok_ms <= FAST_MS;
+}
+
+bool sink_wants_pause(const struct sink *s)
+{
+	return (s->qlen >= PAUSE_HIGH || s->qbytes >= PAUSE_HIGH_BYTES) && drains_fast(s);
+}
+
+bool sink_allows_resume(const struct sink *s)
+{
+	return s->qlen <= PAUSE_LOW || !drains_fast(s);
 }
 
 size_t sink_pending(const struct sink *s)
@@ -390,9 +442,8 @@ static void on_done(void *ctx, const struct http_response *r)
 	else
 		d = default_classify(r, why, sizeof why);
 	s->inflight--;
-	buf_free(&f->r.scratch);
 	struct msg *m = f->m;
-	free(f);
+	flight_put(f);
 	finish(s, m, d, why, retry_after);
 	sink_kick(s);
 }
@@ -401,6 +452,7 @@ static void finish(struct sink *s, struct msg *m, enum delivery d, const char *w
 {
 	int64_t now = now_mono_ms();
 	if (d == DELIVERY_OK) {
+		s->last_ok_ms = now;
 		s->stats.sent++;
 		s->stats.last_sent_wall_ms = now_wall_ms();
 		s->backoff_step = 0;
@@ -460,7 +512,7 @@ void sink_kick(struct sink *s)
 			finish(s, m, d, "write failed", -1);
 			continue;
 		}
-		struct flight *f = xcalloc(1, sizeof *f);
+		struct flight *f = flight_get();
 		char err[256] = "";
 		f->s = s;
 		f->m = m;
@@ -472,8 +524,7 @@ void sink_kick(struct sink *s)
 		f->r.http.headers = f->r.headers;
 		int p = s->type->prepare(s, m, &f->r, err, sizeof err);
 		if (p != 0) {
-			buf_free(&f->r.scratch);
-			free(f);
+			flight_put(f);
 			if (p > 0) { /* not ready: the type kicks us again later */
 				push_front(s, m);
 				return;
@@ -486,8 +537,7 @@ void sink_kick(struct sink *s)
 		f->req = http_start(s->http, &f->r.http, NULL, on_done, f);
 		if (!f->req) {
 			s->inflight--;
-			buf_free(&f->r.scratch);
-			free(f);
+			flight_put(f);
 			finish(s, m, DELIVERY_RETRY, "cannot start request", -1);
 			continue; /* the backoff arms the wake timer above */
 		}

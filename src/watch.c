@@ -56,6 +56,7 @@ struct watch {
 	unsigned backoff_step;
 	bool first_watch_done;
 	uint64_t req_lines;     /* lines received by the current request */
+	bool paused;            /* flow control: not reading */
 	struct loop_timer stall, retry;
 	struct watch_stats st;
 };
@@ -294,7 +295,7 @@ static void on_stall(struct loop *l, void *ctx)
 	int64_t limit = ((int64_t)w->timeout_s + STALL_GRACE_S) * 1000;
 	int64_t idle = now_mono_ms() - w->last_byte_ms;
 	(void)l;
-	if (idle < limit) {
+	if (idle < limit || w->paused) { /* silence we asked for is not a stall */
 		loop_timer_arm(w->loop, &w->stall, limit - idle);
 		return;
 	}
@@ -380,6 +381,7 @@ static void request(struct watch *w, enum phase ph)
 	lines_reset(&w->lines);
 	jscan_reset(&w->scan);
 	w->req_started_ms = w->last_byte_ms = now_mono_ms();
+	w->paused = false; /* a new request starts unpaused */
 
 	if (kube_prepare(w->kube, buf_str(&path), &w->kr, err, sizeof err) < 0) {
 		buf_free(&path);
@@ -429,6 +431,16 @@ void watch_list_once(struct watch *w, int64_t since_wall_s, watch_done_cb done)
 	w->done = done;
 	w->cont[0] = '\0';
 	request(w, PH_ONCE);
+}
+
+void watch_pause(struct watch *w, bool pause)
+{
+	if (w->paused == pause)
+		return;
+	w->paused = pause;
+	if (!pause)
+		w->last_byte_ms = now_mono_ms();
+	http_pause(w->http, w->req, pause);
 }
 
 void watch_stop(struct watch *w)

@@ -1,0 +1,202 @@
+#!/usr/bin/env python3
+"""make bench: the figures of DESIGN.md §8, measured on this machine.
+
+Prints a Markdown table (pasted into the README) and the machine it ran on.
+Every figure comes from the real build/kube-eventer (musl, static, stripped),
+except the pipeline micro-benchmark, which links the same library.
+"""
+import gzip
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "tests", "emu"))
+BIN = os.path.join(ROOT, "build", "kube-eventer")
+B = os.path.join(ROOT, "build", "bench")
+QUICK = "--quick" in sys.argv
+rows = []
+
+
+def row(name, value, target=""):
+    rows.append((name, value, target))
+    print(f"  {name}: {value}", flush=True)
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        d = dict(line.split(":", 1) for line in f if ":" in line)
+    return int(d["VmRSS"].split()[0]), int(d["VmHWM"].split()[0])
+
+
+def cpu_s(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        parts = f.read().rsplit(")", 1)[1].split()
+    tck = os.sysconf("SC_CLK_TCK")
+    return (int(parts[11]) + int(parts[12])) / tck
+
+
+def run_wait(p):
+    """Wait for p; returns (exit code, cpu seconds) from wait4.
+
+    Not ru_maxrss: it keeps the forked parent's (Python's) high-water mark from
+    before exec. Peak RSS is read from /proc/PID/status (VmHWM, reset at exec)
+    while the process is still alive."""
+    _, status, ru = os.wait4(p.pid, 0)
+    p.returncode = os.waitstatus_to_exitcode(status)
+    return p.returncode, ru.ru_utime + ru.ru_stime
+
+
+def event_list(n, tag):
+    """n Warning events from the OpenShift fixture, each with a unique uid and an id in its message."""
+    with gzip.open(os.path.join(ROOT, "tests", "fixtures", "events", "openshift-azure-events.json.gz"), "rt") as f:
+        base = json.load(f)["items"]
+    items = []
+    for i in range(n):
+        e = json.loads(json.dumps(base[i % len(base)]))
+        e["metadata"]["uid"] = f"{tag}-{i}"
+        e["metadata"]["resourceVersion"] = str(i + 1)
+        e["type"] = "Warning"
+        e["message"] = f"ev-{i} " + (e.get("message") or "")[:200]
+        items.append(e)
+    return json.dumps({"kind": "EventList", "apiVersion": "v1", "metadata": {}, "items": items}).encode()
+
+
+def sinkhole(n, timeout=120):
+    d = tempfile.mkdtemp(dir=B)
+    portf, outf = os.path.join(d, "port"), os.path.join(d, "out")
+    p = subprocess.Popen([os.path.join(B, "sinkhole"), portf, outf, str(n), str(timeout)])
+    while not os.path.exists(portf) or not open(portf).read().strip():
+        time.sleep(0.01)
+    return p, int(open(portf).read()), outf
+
+
+def burst(n, tag):
+    """Write an n-event burst to the binary's stdin at t0; deliver to the sinkhole.
+    stdin stays open until everything arrived, so VmHWM can be read."""
+    data = event_list(n, tag)
+    hole, port, outf = sinkhole(n)
+    ke = subprocess.Popen([BIN, "--source=file:-", "--healthz-ip=127.0.0.1", "--healthz-port=0",
+                           f"--sink=webhook:http://127.0.0.1:{port}/hook?method=POST"
+                           "&header=Content-Type=application/json", "--flush-timeout=60s"],
+                          stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+    for line in ke.stderr:
+        if b"health: listening" in line:
+            break
+    threading.Thread(target=lambda: ke.stderr.read(), daemon=True).start()
+    t0 = time.time_ns()
+    ke.stdin.write(data)
+    ke.stdin.flush()
+    hole.wait(120)
+    _, hwm = rss_kib(ke.pid)
+    ke.stdin.close()
+    rc, cpu = run_wait(ke)
+    arrivals = [int(line.split()[0]) for line in open(outf)]
+    return rc, cpu, hwm, t0, arrivals
+
+
+def main():
+    os.makedirs(B, exist_ok=True)
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, "
+          f"{open('/proc/cpuinfo').read().split('model name')[1].split(':')[1].splitlines()[0].strip()}, "
+          f"Linux {platform.release()}")
+
+    # --- size -------------------------------------------------------------
+    size = os.path.getsize(BIN)
+    row("stripped static binary (all sinks)", f"{size / 1024:.0f} KiB ({size} bytes)", "<= 1 MiB")
+    mp = os.path.join(B, "kube-eventer.map")
+    if os.path.exists(mp):
+        print(subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "mapsize.py"), mp],
+                             capture_output=True, text=True).stdout)
+
+    # --- pipeline on one core ----------------------------------------------
+    fixture = os.path.join(B, "openshift.json")
+    with gzip.open(os.path.join(ROOT, "tests", "fixtures", "events", "openshift-azure-events.json.gz")) as f:
+        open(fixture, "wb").write(f.read())
+    out = subprocess.run([os.path.join(B, "bench_pipeline"), fixture, "10"], capture_output=True, text=True).stdout
+    kv = dict(zip(out.split()[0::2], out.split()[1::2]))
+    row("decode + filter + render, one core", f"{float(kv['events_per_s']):,.0f} events/s "
+        f"({kv['us_per_event']} µs/event)", ">= 100 000 events/s")
+    row("dedup memory per remembered event", f"{kv['seen_bytes_per_event_1_sink']} bytes (1 sink; +8 per sink)")
+
+    # --- the 5302-event fixture through the binary ---------------------------
+    ke = subprocess.Popen([BIN, "--source=file:-", "--healthz-port=0", "--sink=stdout:?level=Normal"],
+                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    ke.stdin.write(open(fixture, "rb").read())
+    ke.stdin.flush()
+    lines = 0
+    while lines < 5300:  # 5302 items, 2 without a type
+        if not ke.stdout.readline():
+            break
+        lines += 1
+    _, hwm = rss_kib(ke.pid)
+    ke.stdin.close()
+    threading.Thread(target=lambda: ke.stdout.read(), daemon=True).start()
+    rc, cpu = run_wait(ke)
+    row("decode the 5302-event OpenShift fixture (binary, stdout sink)",
+        f"{cpu * 1000:.0f} ms CPU ({5302 / cpu:,.0f} events/s), peak RSS {hwm / 1024:.2f} MiB")
+
+    # --- idle while watching ------------------------------------------------
+    import certs
+    from kubeapi import KubeAPI
+    pki = certs.make_pki(os.path.join(ROOT, "build", "test-pki"))
+    api = KubeAPI(pki, tokens={"bench"}).start()
+    kc = os.path.join(B, "kubeconfig")
+    json.dump({"apiVersion": "v1", "kind": "Config", "current-context": "c",
+               "clusters": [{"name": "k", "cluster": {"server": api.url, "certificate-authority": pki["ca"]}}],
+               "contexts": [{"name": "c", "context": {"cluster": "k", "user": "u"}}],
+               "users": [{"name": "u", "user": {"token": "bench"}}]}, open(kc, "w"))
+    ke = subprocess.Popen([BIN, f"--source=kubernetes:?inClusterConfig=false&auth={kc}", "--healthz-ip=127.0.0.1",
+                           "--healthz-port=0", "--sink=webhook:http://127.0.0.1:9/hook?method=POST"],
+                          stderr=subprocess.PIPE)
+    port = None
+    for line in ke.stderr:
+        if b"health: listening" in line:
+            port = int(line.decode().rsplit(":", 1)[1].split('"')[0])
+            break
+    threading.Thread(target=lambda: ke.stderr.read(), daemon=True).start()
+    api.wait_for(lambda: api.open_watch_count() == 1, 10)
+    time.sleep(2)
+    rss, hwm = rss_kib(ke.pid)
+    row("idle RSS, watching (TLS to the API server, one webhook sink)", f"{rss / 1024:.2f} MiB", "<= 2 MiB")
+    secs = 10 if QUICK else 60
+    c0 = cpu_s(ke.pid)
+    for _ in range(secs):
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz").read()
+        time.sleep(1)
+    rss2, hwm2 = rss_kib(ke.pid)
+    row(f"idle {secs} s with /healthz scraped every second",
+        f"{(cpu_s(ke.pid) - c0) * 1000:.0f} ms CPU, RSS {rss2 / 1024:.2f} MiB (peak {hwm2 / 1024:.2f} MiB)")
+    ke.terminate()
+    ke.wait()
+    api.stop()
+
+    # --- bursts to a loopback webhook ----------------------------------------
+    n = 2000 if QUICK else 10000
+    rc, cpu, maxrss, t0, arr = burst(n, "big")
+    row(f"{n}-event burst to a loopback webhook: delivered", f"{len(arr)} of {n}")
+    row("CPU per delivered event, end to end", f"{cpu / max(1, len(arr)) * 1e6:.1f} µs", "<= 50 µs")
+    row(f"peak RSS, {n}-event burst", f"{maxrss / 1024:.2f} MiB", "<= 4 MiB")
+    lat = []
+    for rep in range(3):
+        rc, cpu, maxrss, t0, arr = burst(1000, f"lat{rep}")
+        lat += [(a - t0) / 1e6 for a in arr]
+    lat.sort()
+    p50, p99 = lat[len(lat) // 2], lat[int(len(lat) * 0.99)]
+    row("latency, 1000-event burst (3 runs), p50 / p99", f"{p50:.1f} ms / {p99:.1f} ms", "p99 <= 50 ms")
+
+    print("\n| figure | measured | target |\n|---|---|---|")
+    for r in rows:
+        print(f"| {r[0]} | {r[1]} | {r[2]} |")
+
+
+if __name__ == "__main__":
+    main()
