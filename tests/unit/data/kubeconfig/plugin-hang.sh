@@ -1,2 +1,5 @@
 #!/bin/sh
-exec sleep 30
+# Never answers; its child must be killed with it.
+sleep 30 &
+echo $! > "$PLUGIN_PIDFILE"
+wait

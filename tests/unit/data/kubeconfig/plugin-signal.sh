@@ -1,0 +1,3 @@
+#!/bin/sh
+echo "about to be killed" >&2
+kill -TERM $$
