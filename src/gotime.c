@@ -1,4 +1,11 @@
-/* gotime.c -- Go reference-layout time formatting over localtime_r/gmtime_r. */
+/*
+ * gotime.c -- Go reference-layout time formatting over localtime_r/gmtime_r.
+ *
+ * The layout scanner follows Go's nextStdChunk (src/time/format.go) element
+ * by element, so a layout prints here exactly as time.Format prints it.
+ * Output is assembled in a small stack chunk and appended in pieces: no
+ * allocation beyond the caller's buffer.
+ */
 #include "gotime.h"
 
 #include <string.h>
@@ -10,12 +17,43 @@ static const char *const days[] = { "Sunday", "Monday", "Tuesday", "Wednesday", 
 static const char *const months[] = { "January", "February", "March",     "April",   "May",      "June",
 				      "July",    "August",   "September", "October", "November", "December" };
 
-enum tok {
-	T_NONE, T_LONGMONTH, T_MONTH, T_NUMMONTH, T_ZEROMONTH, T_LONGWEEKDAY, T_WEEKDAY, T_DAY, T_UNDERDAY,
-	T_ZERODAY, T_UNDERYEARDAY, T_ZEROYEARDAY, T_HOUR, T_HOUR12, T_ZEROHOUR12, T_MINUTE, T_ZEROMINUTE,
-	T_SECOND, T_ZEROSECOND, T_LONGYEAR, T_YEAR, T_PM, T_pm, T_TZ, T_ISO8601TZ, T_ISO8601SECONDSTZ,
-	T_ISO8601SHORTTZ, T_ISO8601COLONTZ, T_ISO8601COLONSECONDSTZ, T_NUMTZ, T_NUMSECONDSTZ, T_NUMSHORTTZ,
-	T_NUMCOLONTZ, T_NUMCOLONSECONDSTZ, T_FRAC0, T_FRAC9,
+enum std {
+	S_NONE,
+	S_LONGMONTH, /* January */
+	S_MONTH,     /* Jan */
+	S_NUMMONTH,  /* 1 */
+	S_ZEROMONTH, /* 01 */
+	S_LONGWEEKDAY,
+	S_WEEKDAY,
+	S_DAY,         /* 2 */
+	S_UNDERDAY,    /* _2 */
+	S_ZERODAY,     /* 02 */
+	S_UNDERYEARDAY, /* __2 */
+	S_ZEROYEARDAY, /* 002 */
+	S_HOUR,        /* 15 */
+	S_HOUR12,      /* 3 */
+	S_ZEROHOUR12,  /* 03 */
+	S_MINUTE,
+	S_ZEROMINUTE,
+	S_SECOND,
+	S_ZEROSECOND,
+	S_LONGYEAR, /* 2006 */
+	S_YEAR,     /* 06 */
+	S_PM,
+	S_pm,
+	S_TZ, /* MST */
+	S_ISO8601TZ,
+	S_ISO8601SECONDSTZ,
+	S_ISO8601SHORTTZ,
+	S_ISO8601COLONTZ,
+	S_ISO8601COLONSECONDSTZ,
+	S_NUMTZ,
+	S_NUMSECONDSTZ,
+	S_NUMSHORTTZ,
+	S_NUMCOLONTZ,
+	S_NUMCOLONSECONDSTZ,
+	S_FRAC0, /* .000 */
+	S_FRAC9, /* .999 */
 };
 
 static bool starts(const char *s, const char *p)
@@ -23,298 +61,395 @@ static bool starts(const char *s, const char *p)
 	return strncmp(s, p, strlen(p)) == 0;
 }
 
-/* Go's nextStdChunk: the next layout element at *s, its length in *len. */
-static enum tok next_tok(const char *s, size_t *len, int *frac_digits)
+static bool is_lower(char c)
 {
-	/* zone offsets, longest first (Go's order) */
+	return c >= 'a' && c <= 'z';
+}
+
+static bool is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/*
+ * The layout element starting at s (Go's nextStdChunk, one position at a
+ * time): its code and length in *len, S_NONE for a literal byte. For
+ * fractions *digits is the digit count.
+ */
+static enum std next_std(const char *s, size_t *len, int *digits)
+{
 	static const struct {
 		const char *text;
-		enum tok t;
+		enum std code;
 	} zones[] = {
-		{ "-070000", T_NUMSECONDSTZ },     { "-07:00:00", T_NUMCOLONSECONDSTZ }, { "-0700", T_NUMTZ },
-		{ "-07:00", T_NUMCOLONTZ },        { "-07", T_NUMSHORTTZ },
-		{ "Z070000", T_ISO8601SECONDSTZ }, { "Z07:00:00", T_ISO8601COLONSECONDSTZ },
-		{ "Z0700", T_ISO8601TZ },          { "Z07:00", T_ISO8601COLONTZ },       { "Z07", T_ISO8601SHORTTZ },
+		/* Go's order: longest alternatives first */
+		{ "-070000", S_NUMSECONDSTZ },     { "-07:00:00", S_NUMCOLONSECONDSTZ },
+		{ "-0700", S_NUMTZ },              { "-07:00", S_NUMCOLONTZ },
+		{ "-07", S_NUMSHORTTZ },           { "Z070000", S_ISO8601SECONDSTZ },
+		{ "Z07:00:00", S_ISO8601COLONSECONDSTZ }, { "Z0700", S_ISO8601TZ },
+		{ "Z07:00", S_ISO8601COLONTZ },    { "Z07", S_ISO8601SHORTTZ },
 	};
-	/* the checks follow Go's nextStdChunk, per first character */
+	static const enum std zero_x[] = { S_ZEROMONTH, S_ZERODAY, S_ZEROHOUR12, S_ZEROMINUTE, S_ZEROSECOND, S_YEAR };
+
+	*len = 1;
 	switch (s[0]) {
-	case 'J':
-		if (starts(s, "January")) {
-			*len = 7;
-			return T_LONGMONTH;
+	case 'J': /* Jan, January */
+		if (starts(s, "Jan")) {
+			if (starts(s, "January")) {
+				*len = 7;
+				return S_LONGMONTH;
+			}
+			if (!is_lower(s[3])) {
+				*len = 3;
+				return S_MONTH;
+			}
 		}
-		if (starts(s, "Jan") && !(s[3] >= 'a' && s[3] <= 'z')) {
-			*len = 3;
-			return T_MONTH;
-		}
-		return T_NONE;
-	case 'M':
+		break;
+	case 'M': /* Monday, Mon, MST */
 		if (starts(s, "Mon")) {
 			if (starts(s, "Monday")) {
 				*len = 6;
-				return T_LONGWEEKDAY;
+				return S_LONGWEEKDAY;
 			}
-			if (!(s[3] >= 'a' && s[3] <= 'z')) {
+			if (!is_lower(s[3])) {
 				*len = 3;
-				return T_WEEKDAY;
+				return S_WEEKDAY;
 			}
 		}
 		if (starts(s, "MST")) {
 			*len = 3;
-			return T_TZ;
+			return S_TZ;
 		}
-		return T_NONE;
-	case '0':
+		break;
+	case '0': /* 01, 02, 03, 04, 05, 06, 002 */
 		if (s[1] >= '1' && s[1] <= '6') {
 			*len = 2;
-			return (enum tok[]){ T_ZEROMONTH, T_ZERODAY, T_ZEROHOUR12, T_ZEROMINUTE, T_ZEROSECOND,
-					     T_YEAR }[s[1] - '1'];
+			return zero_x[s[1] - '1'];
 		}
 		if (s[1] == '0' && s[2] == '2') {
 			*len = 3;
-			return T_ZEROYEARDAY;
+			return S_ZEROYEARDAY;
 		}
-		return T_NONE;
-	case '1':
+		break;
+	case '1': /* 15, 1 */
 		if (s[1] == '5') {
 			*len = 2;
-			return T_HOUR;
+			return S_HOUR;
 		}
-		*len = 1;
-		return T_NUMMONTH;
-	case '2':
+		return S_NUMMONTH;
+	case '2': /* 2006, 2 */
 		if (starts(s, "2006")) {
 			*len = 4;
-			return T_LONGYEAR;
+			return S_LONGYEAR;
 		}
-		*len = 1;
-		return T_DAY;
-	case '_':
+		return S_DAY;
+	case '_': /* _2, _2006, __2 */
 		if (s[1] == '2') {
-			if (starts(s + 1, "2006")) {
-				*len = 1; /* "_2006" is a literal "_", then the year */
-				return T_NONE;
-			}
+			/* _2006 is a literal _ followed by the long year */
+			if (starts(s + 1, "2006"))
+				return S_NONE;
 			*len = 2;
-			return T_UNDERDAY;
+			return S_UNDERDAY;
 		}
 		if (s[1] == '_' && s[2] == '2') {
 			*len = 3;
-			return T_UNDERYEARDAY;
+			return S_UNDERYEARDAY;
 		}
-		return T_NONE;
+		break;
 	case '3':
+		return S_HOUR12;
 	case '4':
+		return S_MINUTE;
 	case '5':
-		*len = 1;
-		return s[0] == '3' ? T_HOUR12 : s[0] == '4' ? T_MINUTE : T_SECOND;
+		return S_SECOND;
 	case 'P':
 		if (s[1] == 'M') {
 			*len = 2;
-			return T_PM;
+			return S_PM;
 		}
-		return T_NONE;
+		break;
 	case 'p':
 		if (s[1] == 'm') {
 			*len = 2;
-			return T_pm;
+			return S_pm;
 		}
-		return T_NONE;
+		break;
 	case '-':
 	case 'Z':
 		for (size_t i = 0; i < ARRAY_LEN(zones); i++) {
 			if (starts(s, zones[i].text)) {
 				*len = strlen(zones[i].text);
-				return zones[i].t;
+				return zones[i].code;
 			}
 		}
-		return T_NONE;
+		break;
 	case '.':
-	case ',':
-		/* ,000 or .000 or ,999 or .999: fractional seconds, if not followed by a digit */
+	case ',': /* .000 .999 ,000 ,999: a run of one digit not followed by another digit */
 		if (s[1] == '0' || s[1] == '9') {
-			char ch = s[1];
 			size_t j = 1;
-			while (s[j] == ch)
+			while (s[j] == s[1])
 				j++;
-			if (!(s[j] >= '0' && s[j] <= '9')) {
+			if (!is_digit(s[j])) {
 				*len = j;
-				*frac_digits = (int)(j - 1);
-				return ch == '0' ? T_FRAC0 : T_FRAC9;
+				*digits = (int)(j - 1);
+				return s[1] == '0' ? S_FRAC0 : S_FRAC9;
 			}
 		}
-		return T_NONE;
+		break;
+	default:
+		break;
 	}
-	return T_NONE;
+	return S_NONE;
 }
 
-static void pad(struct buf *b, long v, int width, char fill)
+/* Output is staged in a stack chunk; rc sticks at -1 once an append fails. */
+struct out {
+	struct buf *b;
+	size_t n;
+	int rc;
+	char chunk[128];
+};
+
+static void flush(struct out *o)
+{
+	if (o->n && o->rc == 0 && buf_append(o->b, o->chunk, o->n) < 0)
+		o->rc = -1;
+	o->n = 0;
+}
+
+static void put(struct out *o, const char *s, size_t n)
+{
+	if (o->n + n > sizeof o->chunk) {
+		flush(o);
+		if (n > sizeof o->chunk) {
+			if (o->rc == 0 && buf_append(o->b, s, n) < 0)
+				o->rc = -1;
+			return;
+		}
+	}
+	memcpy(o->chunk + o->n, s, n);
+	o->n += n;
+}
+
+static void putc1(struct out *o, char c)
+{
+	put(o, &c, 1);
+}
+
+/* Go's appendInt: v in decimal, at least width digits padded with fill. */
+static void put_int(struct out *o, long long v, int width, char fill)
 {
 	char tmp[24];
 	int n = 0;
-	bool neg = v < 0;
-	unsigned long u = neg ? (unsigned long)(-v) : (unsigned long)v;
+	unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
 	do {
 		tmp[n++] = (char)('0' + u % 10);
 		u /= 10;
 	} while (u);
-	if (neg)
-		buf_putc(b, '-');
+	if (v < 0)
+		putc1(o, '-');
 	for (int i = n; i < width; i++)
-		buf_putc(b, fill);
+		putc1(o, fill);
 	while (n)
-		buf_putc(b, tmp[--n]);
+		putc1(o, tmp[--n]);
 }
 
+/* A time broken down in the zone it prints in. */
 struct parts {
 	struct tm tm;
-	long off;          /* seconds east of UTC */
-	char zone[16];
-	int32_t nsec;
+	long off;      /* seconds east of UTC */
+	const char *zone; /* abbreviation; "" when the zone has none */
 };
 
 static void split(struct ktime t, bool utc, struct parts *p)
 {
-	time_t sec = (time_t)t.sec;
-	memset(p, 0, sizeof *p);
-	p->nsec = t.nsec;
+	memset(&p->tm, 0, sizeof p->tm);
+	p->off = 0;
+	p->zone = "UTC";
 	if (ktime_is_zero(t)) {
-		/* Go's zero Time: 0001-01-01 00:00:00 UTC */
+		/* Go's zero Time: January 1, year 1, 00:00:00 UTC, a Monday */
 		p->tm.tm_year = 1 - 1900;
-		p->tm.tm_mon = 0;
 		p->tm.tm_mday = 1;
-		p->tm.tm_wday = 1; /* a Monday */
-		p->tm.tm_yday = 0;
-		memcpy(p->zone, "UTC", 4);
+		p->tm.tm_wday = 1;
 		return;
 	}
+	time_t sec = (time_t)t.sec;
 	if (utc) {
-		gmtime_r(&sec, &p->tm);
-		memcpy(p->zone, "UTC", 4);
+		if (!gmtime_r(&sec, &p->tm))
+			memset(&p->tm, 0, sizeof p->tm);
 		return;
 	}
-	localtime_r(&sec, &p->tm);
+	if (!localtime_r(&sec, &p->tm)) {
+		memset(&p->tm, 0, sizeof p->tm);
+		return;
+	}
 	p->off = p->tm.tm_gmtoff;
-	const char *z = p->tm.tm_zone;
-	if (!z || !*z) {
-		/* Go names a zone without abbreviation by its offset, e.g. "+0530" */
-		long o = p->off < 0 ? -p->off : p->off;
-		struct buf zb = BUF_INIT(15);
-		buf_putc(&zb, p->off < 0 ? '-' : '+');
-		pad(&zb, o / 3600, 2, '0');
-		if (o % 3600)
-			pad(&zb, o % 3600 / 60, 2, '0');
-		memcpy(p->zone, buf_str(&zb), zb.len + 1);
-		buf_free(&zb);
-	} else {
-		size_t n = strlen(z);
-		if (n >= sizeof p->zone)
-			n = sizeof p->zone - 1;
-		memcpy(p->zone, z, n);
-		p->zone[n] = '\0';
+	p->zone = p->tm.tm_zone ? p->tm.tm_zone : "";
+}
+
+/* The numeric zone forms (Go's format.go, case stdISO8601TZ ... stdNumColonSecondsTZ). */
+static void put_zone(struct out *o, long off, enum std code)
+{
+	bool iso = code == S_ISO8601TZ || code == S_ISO8601SECONDSTZ || code == S_ISO8601SHORTTZ ||
+		   code == S_ISO8601COLONTZ || code == S_ISO8601COLONSECONDSTZ;
+	bool colon = code == S_ISO8601COLONTZ || code == S_NUMCOLONTZ || code == S_ISO8601COLONSECONDSTZ ||
+		     code == S_NUMCOLONSECONDSTZ;
+	bool shorthand = code == S_NUMSHORTTZ || code == S_ISO8601SHORTTZ;
+	bool seconds = code == S_ISO8601SECONDSTZ || code == S_NUMSECONDSTZ || code == S_ISO8601COLONSECONDSTZ ||
+		       code == S_NUMCOLONSECONDSTZ;
+	if (iso && off == 0) {
+		putc1(o, 'Z');
+		return;
+	}
+	long abs = off < 0 ? -off : off;
+	long zone = abs / 60; /* minutes */
+	putc1(o, off < 0 ? '-' : '+');
+	put_int(o, zone / 60, 2, '0');
+	if (colon)
+		putc1(o, ':');
+	if (!shorthand)
+		put_int(o, zone % 60, 2, '0');
+	if (seconds) {
+		if (colon)
+			putc1(o, ':');
+		put_int(o, abs % 60, 2, '0');
 	}
 }
 
-static void tzoff(struct buf *b, long off, bool colon, bool seconds, bool shorthand, bool iso)
+/* Go's appendNano: the fraction with the separator as written. */
+static void put_frac(struct out *o, int32_t nsec, int digits, bool trim, char sep)
 {
-	if (iso && off == 0) {
-		buf_putc(b, 'Z');
-		return;
+	char d[9];
+	long ns = nsec < 0 ? 0 : nsec % 1000000000;
+	for (int i = 8; i >= 0; i--) {
+		d[i] = (char)('0' + ns % 10);
+		ns /= 10;
 	}
-	long z = off < 0 ? -off : off;
-	buf_putc(b, off < 0 ? '-' : '+');
-	pad(b, z / 3600, 2, '0');
-	if (shorthand)
-		return;
-	if (colon)
-		buf_putc(b, ':');
-	pad(b, z / 60 % 60, 2, '0');
-	if (seconds) {
-		if (colon)
-			buf_putc(b, ':');
-		pad(b, z % 60, 2, '0');
+	int n = digits > 9 ? 9 : digits;
+	if (trim) {
+		while (n > 0 && d[n - 1] == '0')
+			n--;
+		if (n == 0)
+			return; /* .999 of a whole second: neither digits nor separator */
 	}
+	putc1(o, sep);
+	put(o, d, (size_t)n);
 }
 
 int gotime_format(struct buf *b, struct ktime t, bool utc, const char *layout)
 {
 	struct parts p;
+	struct out o = { .b = b };
 	size_t start = b->len;
 	split(t, utc, &p);
 	const struct tm *tm = &p.tm;
-	long year = tm->tm_year + 1900L;
+	long long year = (long long)tm->tm_year + 1900;
 	int hour12 = tm->tm_hour % 12 == 0 ? 12 : tm->tm_hour % 12;
 
-	for (const char *s = layout; *s;) {
-		size_t len = 0;
-		int fd = 0;
-		enum tok k = next_tok(s, &len, &fd);
-		if (k == T_NONE) {
-			size_t l = len ? len : 1;
-			buf_append(b, s, l);
-			s += l;
+	for (const char *s = layout; *s && o.rc == 0;) {
+		size_t len;
+		int digits = 0;
+		enum std code = next_std(s, &len, &digits);
+		if (code == S_NONE) {
+			put(&o, s, len);
+			s += len;
 			continue;
 		}
+		char sep = s[0];
 		s += len;
-		switch (k) {
-		case T_LONGMONTH: buf_puts(b, months[tm->tm_mon]); break;
-		case T_MONTH: buf_append(b, months[tm->tm_mon], 3); break;
-		case T_NUMMONTH: pad(b, tm->tm_mon + 1, 0, '0'); break;
-		case T_ZEROMONTH: pad(b, tm->tm_mon + 1, 2, '0'); break;
-		case T_LONGWEEKDAY: buf_puts(b, days[tm->tm_wday]); break;
-		case T_WEEKDAY: buf_append(b, days[tm->tm_wday], 3); break;
-		case T_DAY: pad(b, tm->tm_mday, 0, '0'); break;
-		case T_UNDERDAY: pad(b, tm->tm_mday, 2, ' '); break;
-		case T_ZERODAY: pad(b, tm->tm_mday, 2, '0'); break;
-		case T_UNDERYEARDAY: pad(b, tm->tm_yday + 1, 3, ' '); break;
-		case T_ZEROYEARDAY: pad(b, tm->tm_yday + 1, 3, '0'); break;
-		case T_HOUR: pad(b, tm->tm_hour, 2, '0'); break;
-		case T_HOUR12: pad(b, hour12, 0, '0'); break;
-		case T_ZEROHOUR12: pad(b, hour12, 2, '0'); break;
-		case T_MINUTE: pad(b, tm->tm_min, 0, '0'); break;
-		case T_ZEROMINUTE: pad(b, tm->tm_min, 2, '0'); break;
-		case T_SECOND: pad(b, tm->tm_sec, 0, '0'); break;
-		case T_ZEROSECOND: pad(b, tm->tm_sec, 2, '0'); break;
-		case T_LONGYEAR: pad(b, year, 4, '0'); break;
-		case T_YEAR: pad(b, year % 100, 2, '0'); break;
-		case T_PM: buf_puts(b, tm->tm_hour >= 12 ? "PM" : "AM"); break;
-		case T_pm: buf_puts(b, tm->tm_hour >= 12 ? "pm" : "am"); break;
-		case T_TZ: buf_puts(b, p.zone); break;
-		case T_ISO8601TZ: tzoff(b, p.off, false, false, false, true); break;
-		case T_ISO8601SECONDSTZ: tzoff(b, p.off, false, true, false, true); break;
-		case T_ISO8601SHORTTZ: tzoff(b, p.off, false, false, true, true); break;
-		case T_ISO8601COLONTZ: tzoff(b, p.off, true, false, false, true); break;
-		case T_ISO8601COLONSECONDSTZ: tzoff(b, p.off, true, true, false, true); break;
-		case T_NUMTZ: tzoff(b, p.off, false, false, false, false); break;
-		case T_NUMSECONDSTZ: tzoff(b, p.off, false, true, false, false); break;
-		case T_NUMSHORTTZ: tzoff(b, p.off, false, false, true, false); break;
-		case T_NUMCOLONTZ: tzoff(b, p.off, true, false, false, false); break;
-		case T_NUMCOLONSECONDSTZ: tzoff(b, p.off, true, true, false, false); break;
-		case T_FRAC0:
-		case T_FRAC9: {
-			char digits[10];
-			long ns = p.nsec;
-			for (int i = 8; i >= 0; i--) {
-				digits[i] = (char)('0' + ns % 10);
-				ns /= 10;
-			}
-			int n = fd > 9 ? 9 : fd;
-			if (k == T_FRAC9) {
-				while (n > 0 && digits[n - 1] == '0')
-					n--;
-				if (n == 0)
-					break; /* .999 with no fraction: nothing, not even the dot */
-			}
-			buf_putc(b, *(s - len)); /* '.' or ',' as written */
-			buf_append(b, digits, (size_t)n);
+		switch (code) {
+		case S_LONGMONTH:
+			put(&o, months[tm->tm_mon], strlen(months[tm->tm_mon]));
 			break;
-		}
+		case S_MONTH:
+			put(&o, months[tm->tm_mon], 3);
+			break;
+		case S_NUMMONTH:
+			put_int(&o, tm->tm_mon + 1, 0, '0');
+			break;
+		case S_ZEROMONTH:
+			put_int(&o, tm->tm_mon + 1, 2, '0');
+			break;
+		case S_LONGWEEKDAY:
+			put(&o, days[tm->tm_wday], strlen(days[tm->tm_wday]));
+			break;
+		case S_WEEKDAY:
+			put(&o, days[tm->tm_wday], 3);
+			break;
+		case S_DAY:
+			put_int(&o, tm->tm_mday, 0, '0');
+			break;
+		case S_UNDERDAY:
+			put_int(&o, tm->tm_mday, 2, ' ');
+			break;
+		case S_ZERODAY:
+			put_int(&o, tm->tm_mday, 2, '0');
+			break;
+		case S_UNDERYEARDAY:
+			put_int(&o, tm->tm_yday + 1, 3, ' ');
+			break;
+		case S_ZEROYEARDAY:
+			put_int(&o, tm->tm_yday + 1, 3, '0');
+			break;
+		case S_HOUR:
+			put_int(&o, tm->tm_hour, 2, '0');
+			break;
+		case S_HOUR12:
+			put_int(&o, hour12, 0, '0');
+			break;
+		case S_ZEROHOUR12:
+			put_int(&o, hour12, 2, '0');
+			break;
+		case S_MINUTE:
+			put_int(&o, tm->tm_min, 0, '0');
+			break;
+		case S_ZEROMINUTE:
+			put_int(&o, tm->tm_min, 2, '0');
+			break;
+		case S_SECOND:
+			put_int(&o, tm->tm_sec, 0, '0');
+			break;
+		case S_ZEROSECOND:
+			put_int(&o, tm->tm_sec, 2, '0');
+			break;
+		case S_LONGYEAR:
+			put_int(&o, year, 4, '0');
+			break;
+		case S_YEAR:
+			put_int(&o, (year < 0 ? -year : year) % 100, 2, '0');
+			break;
+		case S_PM:
+			put(&o, tm->tm_hour >= 12 ? "PM" : "AM", 2);
+			break;
+		case S_pm:
+			put(&o, tm->tm_hour >= 12 ? "pm" : "am", 2);
+			break;
+		case S_TZ:
+			if (*p.zone) {
+				put(&o, p.zone, strlen(p.zone));
+			} else {
+				/* no abbreviation: Go prints the -0700 form */
+				put_zone(&o, p.off, S_NUMTZ);
+			}
+			break;
+		case S_FRAC0:
+		case S_FRAC9:
+			put_frac(&o, t.nsec, digits, code == S_FRAC9, sep);
+			break;
+		case S_NONE:
+			break;
 		default:
+			put_zone(&o, p.off, code);
 			break;
 		}
 	}
-	if (b->len < start)
+	flush(&o);
+	if (o.rc < 0) {
+		b->len = start;
+		if (b->data)
+			b->data[start] = '\0';
 		return -1;
+	}
 	return 0;
 }
 
