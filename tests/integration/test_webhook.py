@@ -80,7 +80,7 @@ def test_filters_level_namespaces_kinds_reason(t):
 def test_bad_configuration_is_exit_2_naming_the_parameter(t):
     cases = [
         ("webhook:http://h?level=warn", "level"),
-        ("webhook:http://h?reason=(?P<x>a)", "reason"),
+        ("webhook:http://h?reason=\\pL", "reason"),
         ("webhook:http://h?repeat_interval=soon", "repeat_interval"),
         ("webhook:http://h?rate=fast", "rate"),
         ("webhook:ftp://h", "http"),
