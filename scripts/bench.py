@@ -130,14 +130,16 @@ def main():
     # --- the 5302-event fixture through the binary ---------------------------
     ke = subprocess.Popen([BIN, "--source=file:-", "--healthz-port=0", "--sink=stdout:?level=Normal"],
                           stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    ke.stdin.write(open(fixture, "rb").read())
-    ke.stdin.flush()
+    feeder = threading.Thread(target=lambda: (ke.stdin.write(open(fixture, "rb").read()), ke.stdin.flush()),
+                              daemon=True)
+    feeder.start()  # not inline: the binary's stdout must be read while stdin is written
     lines = 0
     while lines < 5300:  # 5302 items, 2 without a type
         if not ke.stdout.readline():
             break
         lines += 1
     _, hwm = rss_kib(ke.pid)
+    feeder.join()
     ke.stdin.close()
     threading.Thread(target=lambda: ke.stdout.read(), daemon=True).start()
     rc, cpu = run_wait(ke)
