@@ -23,10 +23,13 @@ struct metrics_view {
 	bool event_metrics;              /* per-reason counters */
 };
 
-/* Count one delivered-from-source event (by type, and by reason when enabled). */
-void metrics_count_event(const struct event *ev, bool per_reason);
+/*
+ * Count one event from the source: by type, and (labelled) into kube-eventer's
+ * eventer_events_normal_total / eventer_events_warning_total series.
+ */
+void metrics_count_event(const struct event *ev, bool labelled);
 void metrics_render(struct buf *out, const struct metrics_view *v);
-/* Release the per-reason table. */
+/* Release the labelled series. */
 void metrics_free(void);
 
 #endif

@@ -71,12 +71,13 @@ struct sink_type {
 	 */
 	int (*prepare)(struct sink *s, const struct msg *m, struct sink_req *r, char *err, size_t errlen);
 	/*
-	 * Classify a response (NULL = the engine's default: 2xx OK; transport
-	 * errors, 408, 429, 5xx RETRY; other DROP). why receives the reason;
-	 * *retry_after_ms may be set (robots' "too fast" codes).
+	 * Classify the response to request rq (NULL = the engine's default: 2xx
+	 * OK; transport errors, 408, 429, 5xx RETRY; other DROP). why receives
+	 * the reason; *retry_after_ms may be set (sink_too_fast_ms() for robots'
+	 * "too fast" codes).
 	 */
-	enum delivery (*classify)(struct sink *s, const struct http_response *r, char *why, size_t n,
-				  int64_t *retry_after_ms);
+	enum delivery (*classify)(struct sink *s, const struct sink_req *rq, const struct http_response *r,
+				  char *why, size_t n, int64_t *retry_after_ms);
 	/* Deliver without HTTP (log/stdout sinks); NULL for HTTP sinks. */
 	enum delivery (*write)(struct sink *s, const struct msg *m);
 	/* Start background work once the loop exists (token fetch, ConfigMap watch). */
@@ -179,6 +180,12 @@ bool sink_allows_resume(const struct sink *s);
 
 /* Messages queued or in flight. */
 size_t sink_pending(const struct sink *s);
+
+/*
+ * How long to wait after a robot's "too fast" answer: one window of the
+ * sink's rate limit, or a minute (the robots' documented window) without one.
+ */
+int64_t sink_too_fast_ms(const struct sink *s);
 
 /* Names of all sink types, for --help. */
 void sink_list_types(struct buf *out);

@@ -10,54 +10,141 @@
 #include "util.h"
 #include "watch.h"
 
-#define MAX_REASONS 256
+#define MAX_SERIES 2048 /* labelled event series kept; more are counted as overflow */
 
-struct reason_count {
-	char *type, *reason;
+/* One labelled counter: up to four label values in one allocation. */
+struct series {
+	char *labels[4];
 	uint64_t n;
 };
 
 static struct {
-	uint64_t normal, warning, other;
-	struct reason_count reasons[MAX_REASONS];
-	size_t nreasons;
-	uint64_t reasons_overflow;
+	uint64_t by_type[3]; /* Normal, Warning, other */
+	struct series normal[MAX_SERIES];   /* eventer_events_normal_total{reason,namespace} */
+	struct series warning[MAX_SERIES];  /* eventer_events_warning_total{event_kind,kind,name,namespace} */
+	size_t nnormal, nwarning;
+	uint64_t overflow;
 	int64_t last_event_wall_ms;
 } m;
 
-void metrics_count_event(const struct event *ev, bool per_reason)
+/*
+ * kube-eventer's triage (metrics/prometheus): a reason that names an
+ * abnormal kind, or a reason refined by its message. Same tables, same
+ * judges, so existing dashboards and alert rules keep working.
+ */
+static const struct {
+	const char *reason, *kind;
+} reason_kind[] = {
+	{ "Evicted", "pod_evict" },
+	{ "OOMKilling", "pod_oom" },
+	{ "PodOOMKilling", "pod_oom" },
+	{ "FailedMount", "volume_fail_mount" },
+	{ "FailedAttachVolume", "volume_fail_mount" },
+	{ "FailedScheduling", "pod_fail_scheduling" },
+	{ "SystemOOM", "node_oom" },
+	{ "Rebooted", "node_rebooted" },
+	{ "NodeHasDiskPressure", "node_disk_pressure" },
+	{ "DockerHung", "node_docker_hung" },
+	{ "PSProcessIsHung", "node_ps_hung" },
+	{ "NodeHasNvidiaXidError", "node_gpu_xip_error" },
+	{ "NodeHasFDPressure", "node_fd_pressure" },
+	{ "PIDPressure", "node_fd_pressure" },
+	{ "NodeHasPIDPressure", "node_fd_pressure" },
+	{ "NTPIsDown", "node_npt_down" },
+	{ "ConntrackFull", "conntrack_full" },
+	{ "SyncLoadBalancerFailed", "ccm_slb_sync_fail" },
+	{ "DeleteLoadBalancerFailed", "ccm_slb_delete_fail" },
+	{ "CreateRouteFailed", "ccm_create_route_fail" },
+	{ "SYncRouteFailed", "ccm_sync_route_fail" },
+	{ "AddNodeFailed", "ccm_add_node_fail" },
+	{ "DeteleNodeFailed", "ccm_delete_node_fail" },
+	{ "UnAvailableLoadBalancer", "ccm_slb_unavailable" },
+	{ "AnnotationChanged", "ccm_slb_annotation_changed" },
+	{ "ServiceSpecChanged", "ccm_slb_spec_changed" },
+	{ "SlowIO", "csi_slow_io" },
+	{ "DeviceBusy", "csi_device_busy" },
+	{ "IOHang", "csi_io_hang" },
+	{ "AllocIPFailed", "cni_alloc_ip_fail" },
+	{ "AllocResourceFailed", "cni_alloc_resource_fail" },
+	{ "ResourceInvalid", "cni_resource_invalid" },
+	{ "ParseFailed", "cni_parse_fail" },
+	{ "DisposeResourceFailed", "cni_dispose_resource_fail" },
+};
+
+static bool has(const char *s, const char *sub)
 {
-	if (strcmp(ev->type, "Normal") == 0)
-		m.normal++;
-	else if (strcmp(ev->type, "Warning") == 0)
-		m.warning++;
-	else
-		m.other++;
-	m.last_event_wall_ms = now_wall_ms();
-	if (!per_reason)
-		return;
-	for (size_t i = 0; i < m.nreasons; i++) {
-		if (strcmp(m.reasons[i].reason, ev->reason) == 0 && strcmp(m.reasons[i].type, ev->type) == 0) {
-			m.reasons[i].n++;
+	return strstr(s, sub) != NULL;
+}
+
+static const char *triage(const struct event *ev)
+{
+	const char *r = ev->reason, *msg = ev->message, *kind = ev->involved.kind;
+	for (size_t i = 0; i < ARRAY_LEN(reason_kind); i++)
+		if (strcmp(r, reason_kind[i].reason) == 0)
+			return reason_kind[i].kind;
+	if (strcmp(r, "ImagePullBackOff") == 0)
+		return NULL; /* upstream's judge for it only accepts Failed/BackOff reasons */
+	if (strcmp(r, "Failed") == 0) {
+		if (has(msg, "ImagePullBackOff") || has(msg, "ErrImagePull"))
+			return NULL;
+		if (strcmp(kind, "Pod") == 0 && !has(msg, "Failed to pull image"))
+			return "pod_fail_start";
+		return NULL;
+	}
+	if (strcmp(r, "BackOff") == 0)
+		return has(msg, "Back-off restarting failed container") ? "pod_crash" : NULL;
+	if (strcmp(r, "ProvisioningFailed") == 0)
+		return has(msg, "disk size is not supported") ? "disk_provision_fail_size" : "disk_provision_fail";
+	if (strcmp(r, "NodeNotReady") == 0 && strcmp(kind, "Node") == 0)
+		return has(msg, "PLEG is not healthy") ? "node_pleg_unhealthy" : "node_not_ready";
+	return NULL;
+}
+
+static void count(struct series *tab, size_t *n, const char *const *labels, size_t nl)
+{
+	for (size_t i = 0; i < *n; i++) {
+		bool same = true;
+		for (size_t k = 0; k < nl && same; k++)
+			same = strcmp(tab[i].labels[k], labels[k]) == 0;
+		if (same) {
+			tab[i].n++;
 			return;
 		}
 	}
-	if (m.nreasons == MAX_REASONS) {
-		m.reasons_overflow++; /* bounded: a flood of odd reasons cannot grow memory */
+	if (*n == MAX_SERIES) {
+		m.overflow++; /* bounded: a flood of distinct objects cannot grow memory */
 		return;
 	}
-	m.reasons[m.nreasons].type = xstrdup(ev->type);
-	m.reasons[m.nreasons].reason = xstrdup(ev->reason);
-	m.reasons[m.nreasons].n = 1;
-	m.nreasons++;
+	for (size_t k = 0; k < nl; k++)
+		tab[*n].labels[k] = xstrdup(labels[k]);
+	tab[*n].n = 1;
+	(*n)++;
+}
+
+void metrics_count_event(const struct event *ev, bool labelled)
+{
+	m.by_type[strcmp(ev->type, "Normal") == 0 ? 0 : strcmp(ev->type, "Warning") == 0 ? 1 : 2]++;
+	m.last_event_wall_ms = now_wall_ms();
+	if (!labelled)
+		return;
+	const char *kind = triage(ev);
+	if (kind) {
+		const char *l[] = { kind, ev->involved.kind, ev->involved.name, ev->involved.namespace };
+		count(m.warning, &m.nwarning, l, 4);
+	} else {
+		const char *l[] = { ev->reason, ev->namespace };
+		count(m.normal, &m.nnormal, l, 2);
+	}
 }
 
 void metrics_free(void)
 {
-	for (size_t i = 0; i < m.nreasons; i++) {
-		free(m.reasons[i].type);
-		free(m.reasons[i].reason);
-	}
+	for (size_t i = 0; i < m.nnormal; i++)
+		for (size_t k = 0; k < 2; k++)
+			free(m.normal[i].labels[k]);
+	for (size_t i = 0; i < m.nwarning; i++)
+		for (size_t k = 0; k < 4; k++)
+			free(m.warning[i].labels[k]);
 	memset(&m, 0, sizeof m);
 }
 
@@ -103,24 +190,40 @@ static void per_sink(struct buf *b, const struct metrics_view *v, const char *na
 	}
 }
 
+static void labelled(struct buf *b, const char *name, const struct series *tab, size_t n,
+		     const char *const *names, size_t nl)
+{
+	for (size_t i = 0; i < n; i++) {
+		buf_printf(b, "%s{", name);
+		for (size_t k = 0; k < nl; k++) {
+			buf_printf(b, "%s%s=\"", k ? "," : "", names[k]);
+			label(b, tab[i].labels[k]);
+			buf_putc(b, '"');
+		}
+		buf_printf(b, "} %llu\n", (unsigned long long)tab[i].n);
+	}
+}
+
 void metrics_render(struct buf *out, const struct metrics_view *v)
 {
+	static const char *const nl[] = { "reason", "namespace" };
+	static const char *const wl[] = { "event_kind", "kind", "name", "namespace" };
+	static const char *const types[] = { "Normal", "Warning", "other" };
 	header(out, "kube_eventer_build_info", "gauge", "Build information.");
 	buf_printf(out, "kube_eventer_build_info{version=\"%s\",revision=\"%s\"} 1\n", KE_VERSION, KE_GIT_REV);
-	counter(out, "eventer_events_normal_total", "Normal events received.", m.normal);
-	counter(out, "eventer_events_warning_total", "Warning events received.", m.warning);
-	counter(out, "eventer_events_error_total", "Events of any other type received.", m.other);
+	header(out, "eventer_events_total", "counter", "Events received from the source, by type.");
+	for (int i = 0; i < 3; i++)
+		buf_printf(out, "eventer_events_total{type=\"%s\"} %llu\n", types[i], (unsigned long long)m.by_type[i]);
 	if (v->event_metrics) {
-		header(out, "eventer_events_reason_total", "counter", "Events received by type and reason.");
-		for (size_t i = 0; i < m.nreasons; i++) {
-			buf_puts(out, "eventer_events_reason_total{type=\"");
-			label(out, m.reasons[i].type);
-			buf_puts(out, "\",reason=\"");
-			label(out, m.reasons[i].reason);
-			buf_printf(out, "\"} %llu\n", (unsigned long long)m.reasons[i].n);
-		}
-		counter(out, "eventer_events_reason_overflow_total",
-			"Events whose reason was not counted (more than 256 distinct reasons).", m.reasons_overflow);
+		/* kube-eventer's names and labels (--event-metrics) */
+		header(out, "eventer_events_normal_total", "counter",
+		       "Events not classified as abnormal, by reason and namespace (kube-eventer).");
+		labelled(out, "eventer_events_normal_total", m.normal, m.nnormal, nl, 2);
+		header(out, "eventer_events_warning_total", "counter",
+		       "Abnormal events by kind of problem and object (kube-eventer).");
+		labelled(out, "eventer_events_warning_total", m.warning, m.nwarning, wl, 4);
+		counter(out, "eventer_events_series_overflow_total",
+			"Events not counted in a labelled series (more than 2048 series).", m.overflow);
 	}
 	header(out, "eventer_last_event_timestamp_seconds", "gauge", "Wall time of the last event received.");
 	buf_printf(out, "eventer_last_event_timestamp_seconds %.3f\n", (double)m.last_event_wall_ms / 1000);

@@ -230,6 +230,7 @@ struct flight {
 	struct msg *m;
 	struct http_req *req;
 	struct sink_req r;
+	size_t rate_slot;  /* where its send time is in the rate window */
 	struct flight *next_free;
 };
 
@@ -397,20 +398,24 @@ static int64_t rate_wait(const struct sink *s, int64_t now)
 {
 	if (!s->cfg.rate_n || s->sent_n < s->cfg.rate_n)
 		return 0;
-	/* the oldest of the last N sends leaves the window at oldest + period */
+	/* the oldest of the last N sends leaves the window at oldest + period;
+	 * plus a margin (1% + 10 ms): the robot's clock and ours differ a little */
 	int64_t oldest = s->sent_at[s->sent_pos];
-	int64_t w = oldest + s->cfg.rate_period_ms - now;
+	int64_t w = oldest + s->cfg.rate_period_ms + s->cfg.rate_period_ms / 100 + 10 - now;
 	return w > 0 ? w : 0;
 }
 
-static void rate_record(struct sink *s, int64_t now)
+/* Record a send; returns its slot so the completion time can replace it. */
+static size_t rate_record(struct sink *s, int64_t now)
 {
+	size_t slot = s->sent_pos;
 	if (!s->cfg.rate_n)
-		return;
+		return 0;
 	s->sent_at[s->sent_pos] = now;
 	s->sent_pos = (s->sent_pos + 1) % s->cfg.rate_n;
 	if (s->sent_n < s->cfg.rate_n)
 		s->sent_n++;
+	return slot;
 }
 
 static void finish(struct sink *s, struct msg *m, enum delivery d, const char *why, int64_t retry_after_ms);
@@ -438,10 +443,14 @@ static void on_done(void *ctx, const struct http_response *r)
 	enum delivery d;
 
 	if (s->type->classify)
-		d = s->type->classify(s, r, why, sizeof why, &retry_after);
+		d = s->type->classify(s, &f->r, r, why, sizeof why, &retry_after);
 	else
 		d = default_classify(r, why, sizeof why);
 	s->inflight--;
+	/* The robot counted the message when it arrived, somewhat after we sent
+	 * it: keep our window conservative by counting from the answer. */
+	if (s->cfg.rate_n)
+		s->sent_at[f->rate_slot] = now_mono_ms();
 	struct msg *m = f->m;
 	flight_put(f);
 	finish(s, m, d, why, retry_after);
@@ -532,7 +541,7 @@ void sink_kick(struct sink *s)
 			finish(s, m, DELIVERY_DROP, err, -1);
 			continue;
 		}
-		rate_record(s, now);
+		f->rate_slot = rate_record(s, now);
 		s->inflight++;
 		f->req = http_start(s->http, &f->r.http, NULL, on_done, f);
 		if (!f->req) {
@@ -542,6 +551,11 @@ void sink_kick(struct sink *s)
 			continue; /* the backoff arms the wake timer above */
 		}
 	}
+}
+
+int64_t sink_too_fast_ms(const struct sink *s)
+{
+	return s->cfg.rate_period_ms ? s->cfg.rate_period_ms : 60000;
 }
 
 void sink_list_types(struct buf *out)

@@ -50,10 +50,11 @@ int robot_content(struct robot *r, const struct event *ev, enum robot_time tf, s
 
 /*
  * Classify a robot reply: HTTP status and the JSON errcode. too_fast codes
- * retry after a minute; token codes set *token_expired; others drop.
+ * retry after too_fast_ms; token codes set *token_expired; others drop.
  */
-enum delivery robot_classify(const struct http_response *r, const int *too_fast, const int *token_codes,
-			     bool *token_expired, char *why, size_t n, int64_t *retry_after_ms);
+enum delivery robot_classify(const struct http_response *r, const int *too_fast, int64_t too_fast_ms,
+			     const int *token_codes, bool *token_expired, char *why, size_t n,
+			     int64_t *retry_after_ms);
 
 /* DingTalk's signature: base64(HMAC-SHA256(secret, "<ms>\n<secret>")), not URL-escaped. */
 void dingtalk_sign(const char *secret, long long ms, struct buf *out);

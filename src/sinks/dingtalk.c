@@ -167,13 +167,13 @@ static int prepare(struct sink *s, const struct msg *m, struct sink_req *r, char
 	return 0;
 }
 
-static enum delivery classify(struct sink *s, const struct http_response *r, char *why, size_t n,
-			      int64_t *retry_after_ms)
+static enum delivery classify(struct sink *s, const struct sink_req *rq, const struct http_response *r, char *why,
+			      size_t n, int64_t *retry_after_ms)
 {
 	static const int too_fast[] = { 130101, 0 };
 	bool expired;
-	(void)s;
-	return robot_classify(r, too_fast, NULL, &expired, why, n, retry_after_ms);
+	(void)rq;
+	return robot_classify(r, too_fast, sink_too_fast_ms(s), NULL, &expired, why, n, retry_after_ms);
 }
 
 static void destroy(struct sink *s)

@@ -182,8 +182,9 @@ static bool in_list(int c, const int *list)
 	return false;
 }
 
-enum delivery robot_classify(const struct http_response *r, const int *too_fast, const int *token_codes,
-			     bool *token_expired, char *why, size_t n, int64_t *retry_after_ms)
+enum delivery robot_classify(const struct http_response *r, const int *too_fast, int64_t too_fast_ms,
+			     const int *token_codes, bool *token_expired, char *why, size_t n,
+			     int64_t *retry_after_ms)
 {
 	*token_expired = false;
 	if (r->error) {
@@ -211,7 +212,7 @@ enum delivery robot_classify(const struct http_response *r, const int *too_fast,
 		if (in_list(c, too_fast)) {
 			d = DELIVERY_RETRY;
 			if (*retry_after_ms < 0)
-				*retry_after_ms = 60000;
+				*retry_after_ms = too_fast_ms;
 		} else if (in_list(c, token_codes)) {
 			*token_expired = true;
 			d = DELIVERY_RETRY;

@@ -37,17 +37,20 @@ static const char default_body[] = "\n{\n"
 
 enum robot { ROBOT_NONE, ROBOT_WECOM, ROBOT_DINGTALK, ROBOT_FEISHU, ROBOT_SLACK };
 
+/*
+ * Chat robots, recognised by their API path (so private deployments with
+ * their own host names count too); Slack by its host.
+ */
 static const struct {
 	enum robot kind;
-	const char *host; /* suffix match */
+	const char *host; /* suffix match, NULL = any host */
 	const char *path; /* prefix match */
 	const char *rate;
 	size_t max_body;
 } robots[] = {
-	{ ROBOT_WECOM, "qyapi.weixin.qq.com", "/cgi-bin/webhook/send", "20/1m", 4096 },
-	{ ROBOT_DINGTALK, "oapi.dingtalk.com", "/robot/send", "20/1m", 20000 },
-	{ ROBOT_FEISHU, "open.feishu.cn", "/open-apis/bot/", "100/1m", 20000 },
-	{ ROBOT_FEISHU, "open.larksuite.com", "/open-apis/bot/", "100/1m", 20000 },
+	{ ROBOT_WECOM, NULL, "/cgi-bin/webhook/send", "20/1m", 4096 },
+	{ ROBOT_DINGTALK, NULL, "/robot/send", "20/1m", 20000 },
+	{ ROBOT_FEISHU, NULL, "/open-apis/bot/", "100/1m", 20000 },
 	{ ROBOT_SLACK, "hooks.slack.com", "/", "1/1s", 40000 },
 };
 
@@ -92,11 +95,13 @@ static enum robot detect_robot(const struct uri *u, size_t *max_body, const char
 	size_t hl = strcspn(host, ":");
 	snprintf(name, sizeof name, "%.*s", (int)MIN(hl, sizeof name - 1), host);
 	for (size_t i = 0; i < ARRAY_LEN(robots); i++) {
-		size_t n = strlen(name), m = strlen(robots[i].host);
-		if (n < m || strcasecmp(name + n - m, robots[i].host) != 0)
-			continue;
-		if (n > m && name[n - m - 1] != '.')
-			continue;
+		if (robots[i].host) {
+			size_t n = strlen(name), m = strlen(robots[i].host);
+			if (n < m || strcasecmp(name + n - m, robots[i].host) != 0)
+				continue;
+			if (n > m && name[n - m - 1] != '.')
+				continue;
+		}
 		if (!str_starts(u->path, robots[i].path))
 			continue;
 		*max_body = robots[i].max_body;
@@ -309,11 +314,11 @@ static int webhook_prepare(struct sink *s, const struct msg *m, struct sink_req 
 	return 0;
 }
 
-/* Robots answer HTTP 200 with an error code in the body. */
-static enum delivery webhook_classify(struct sink *s, const struct http_response *r, char *why, size_t n,
-				      int64_t *retry_after_ms)
+static enum delivery webhook_classify(struct sink *s, const struct sink_req *rq, const struct http_response *r,
+				      char *why, size_t n, int64_t *retry_after_ms)
 {
 	struct webhook *w = s->impl;
+	(void)rq;
 	if (r->error) {
 		snprintf(why, n, "%s", r->error_text ? r->error_text : "transport error");
 		return DELIVERY_RETRY;
@@ -326,14 +331,16 @@ static enum delivery webhook_classify(struct sink *s, const struct http_response
 		snprintf(why, n, "HTTP %ld: %.120s", r->status, r->body);
 		return DELIVERY_DROP;
 	}
-	if (w->robot == ROBOT_NONE || w->robot == ROBOT_SLACK)
+	/* Robots answer HTTP 200 with an error code: any JSON reply's errcode is
+	 * checked; Feishu's "code"/"StatusCode" only for Feishu URLs. */
+	if (r->body_len == 0 || r->body[0] != '{')
 		return DELIVERY_OK;
 	cJSON *root = cJSON_ParseWithLength(r->body, r->body_len);
 	const cJSON *code = cJSON_GetObjectItemCaseSensitive(root, "errcode");
-	if (!cJSON_IsNumber(code))
-		code = cJSON_GetObjectItemCaseSensitive(root, "code"); /* Feishu */
-	if (!cJSON_IsNumber(code))
-		code = cJSON_GetObjectItemCaseSensitive(root, "StatusCode"); /* Feishu v1 */
+	if (!cJSON_IsNumber(code) && w->robot == ROBOT_FEISHU)
+		code = cJSON_GetObjectItemCaseSensitive(root, "code");
+	if (!cJSON_IsNumber(code) && w->robot == ROBOT_FEISHU)
+		code = cJSON_GetObjectItemCaseSensitive(root, "StatusCode");
 	const cJSON *msg = cJSON_GetObjectItemCaseSensitive(root, "errmsg");
 	if (!cJSON_IsString(msg))
 		msg = cJSON_GetObjectItemCaseSensitive(root, "msg");
@@ -345,7 +352,7 @@ static enum delivery webhook_classify(struct sink *s, const struct http_response
 		if (c == 45009 || c == 130101 || c == 9499 || c == -1) {
 			d = DELIVERY_RETRY;
 			if (c != -1 && *retry_after_ms < 0)
-				*retry_after_ms = 60000;
+				*retry_after_ms = sink_too_fast_ms(s);
 		} else {
 			d = DELIVERY_DROP;
 		}

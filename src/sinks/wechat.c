@@ -26,7 +26,6 @@
 #include "uri.h"
 #include "util.h"
 
-#define TOKEN_MIN_AGE_MS 2000 /* a token younger than this is not dropped again */
 
 struct wechat {
 	struct robot r; /* first: robot.c relies on it */
@@ -223,15 +222,19 @@ static int prepare(struct sink *s, const struct msg *m, struct sink_req *r, char
 	return 0;
 }
 
-static enum delivery classify(struct sink *s, const struct http_response *r, char *why, size_t n,
-			      int64_t *retry_after_ms)
+static enum delivery classify(struct sink *s, const struct sink_req *rq, const struct http_response *r, char *why,
+			      size_t n, int64_t *retry_after_ms)
 {
 	static const int too_fast[] = { 45009, 45033, 0 };
 	static const int token_codes[] = { 40014, 42001, 40001, 0 };
 	struct wechat *w = s->impl;
 	bool expired;
-	enum delivery d = robot_classify(r, too_fast, token_codes, &expired, why, n, retry_after_ms);
-	if (expired && w->token && now_mono_ms() - w->token_at_ms >= TOKEN_MIN_AGE_MS) {
+	enum delivery d =
+		robot_classify(r, too_fast, sink_too_fast_ms(s), token_codes, &expired, why, n, retry_after_ms);
+	/* Drop the token only if this request used it: answers to requests sent
+	 * with an older token must not throw away the fresh one (no storms). */
+	const char *used = strstr(rq->url, "access_token=");
+	if (expired && w->token && used && strcmp(used + 13, w->token) == 0) {
 		free(w->token);
 		w->token = NULL; /* the next prepare fetches a new one */
 	}
