@@ -12,6 +12,9 @@ struct kube;
 
 /* Enable cm_subscribe() against this API server. Call before sinks start. */
 void cmwatch_init(struct loop *l, struct http *h, struct kube *k);
+/* Fetch every subscribed ConfigMap again (SIGHUP). */
+void cmwatch_refresh(void);
+
 /* Cancel everything and free the subscriptions. */
 void cmwatch_shutdown(void);
 

@@ -30,6 +30,7 @@ struct config {
 	int64_t verbosity;               /* klog -v */
 	enum log_format log_format;      /* --log-format */
 	int64_t flush_timeout_ms;        /* --flush-timeout on SIGTERM */
+	int64_t healthz_timeout_ms;      /* --healthz-timeout: API silence before 503 */
 	size_t klog_ignored;             /* accepted-but-ignored klog flags seen */
 };
 

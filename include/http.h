@@ -63,8 +63,9 @@ struct http_response {
 
 /*
  * Streaming callback: a chunk of the response body with the HTTP status.
- * Return 0 to continue, -1 to abort the transfer (done then reports an
- * error). It must not start or cancel requests itself.
+ * Called once with n == 0 when the response headers are complete. Return
+ * 0 to continue, -1 to abort the transfer (done then reports an error). It
+ * must not start or cancel requests itself.
  */
 typedef int (*http_data_cb)(void *ctx, long status, const char *p, size_t n);
 /* Completion callback: called exactly once per started request (unless cancelled). */

@@ -109,7 +109,7 @@ struct sink_config {
 	size_t rate_n;             /* rate=N/DUR: at most N messages ... */
 	int64_t rate_period_ms;    /* ... in any DUR window; 0 = unlimited */
 	size_t max_body;           /* body ceiling after rendering, default 64 KiB */
-	const char *cacert;        /* cacert= file */
+	char *cacert;              /* cacert= file (owned) */
 	bool insecure;             /* insecure_skip_verify=true */
 };
 

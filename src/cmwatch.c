@@ -113,6 +113,8 @@ static int on_data(void *ctx, long status, const char *p, size_t n)
 {
 	struct cmsub *c = ctx;
 	c->status = status;
+	if (n == 0)
+		return 0; /* end of headers */
 	if (c->phase == CM_WATCH && status == 200) {
 		lines_feed(&c->lines, p, n);
 		return 0;
@@ -249,6 +251,19 @@ bool cm_ready(void)
 		if (!c->answered)
 			return false;
 	return true;
+}
+
+void cmwatch_refresh(void)
+{
+	for (struct cmsub *c = cw.subs; c; c = c->next) {
+		if (c->req)
+			http_cancel(cw.http, c->req);
+		c->req = NULL;
+		loop_timer_disarm(cw.loop, &c->retry);
+		c->rv[0] = '\0';
+		c->step = 0;
+		cm_request(c, CM_GET);
+	}
 }
 
 void cmwatch_shutdown(void)

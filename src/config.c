@@ -32,6 +32,7 @@ static const struct flagdef flags[] = {
 	{ "since", F_DUR, OFF(since_ms), "with --once: only events active within this duration (e.g. 30m)" },
 	{ "log-format", F_FORMAT, OFF(log_format), "log format: text (logfmt) or json (default text)" },
 	{ "flush-timeout", F_DUR, OFF(flush_timeout_ms), "on SIGTERM, how long to keep delivering queued events (default 5s)" },
+	{ "healthz-timeout", F_DUR, OFF(healthz_timeout_ms), "/healthz turns 503 after the API server failed this long (default 3m)" },
 	{ "v", F_INT, OFF(verbosity), "log verbosity (klog): 0-1 info, 2-3 debug, 4+ trace" },
 	/* accepted so that existing manifests start; ignored with one warning */
 	{ "max_procs", F_IGNORED_INT, 0, NULL },
@@ -141,6 +142,7 @@ int config_parse(int argc, char **argv, struct config *cfg, struct buf *errors)
 	cfg->healthz_port = 8084;
 	cfg->event_metrics = true;
 	cfg->flush_timeout_ms = 5000;
+	cfg->healthz_timeout_ms = 180000;
 
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
@@ -190,6 +192,8 @@ int config_parse(int argc, char **argv, struct config *cfg, struct buf *errors)
 		buf_printf(errors, "--healthz-port: must be between 0 and 65535\n");
 	if (cfg->since_ms && !cfg->once)
 		buf_printf(errors, "--since: only meaningful with --once\n");
+	if (cfg->healthz_timeout_ms < 1000)
+		buf_printf(errors, "--healthz-timeout: at least 1s\n");
 	if (cfg->flush_timeout_ms > 600000)
 		buf_printf(errors, "--flush-timeout: at most 10m\n");
 	return errors->len != before ? -1 : 0;

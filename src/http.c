@@ -479,6 +479,22 @@ static size_t on_write(char *p, size_t size, size_t nmemb, void *ctx)
 	return n;
 }
 
+/* Streaming requests learn the status as soon as the headers are in. */
+static size_t on_header(char *p, size_t size, size_t nmemb, void *ctx)
+{
+	struct http_req *q = ctx;
+	size_t n = size * nmemb;
+	if (q->on_data && (n == 2 && p[0] == '\r' && p[1] == '\n')) {
+		long status = 0;
+		curl_easy_getinfo(q->easy, CURLINFO_RESPONSE_CODE, &status);
+		if (status >= 200 && q->on_data(q->ctx, status, "", 0) < 0) {
+			q->aborted = true;
+			return 0;
+		}
+	}
+	return n;
+}
+
 static void check_done(struct http *h)
 {
 	CURLMsg *m;
@@ -550,6 +566,10 @@ struct http_req *http_start(struct http *h, const struct http_request *r, http_d
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, q->errbuf);
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, q);
+	if (on_data) {
+		curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+		curl_easy_setopt(e, CURLOPT_HEADERDATA, q);
+	}
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_USERAGENT, h->user_agent);
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");

@@ -36,7 +36,6 @@
 
 #define SEEN_MAX 65536
 #define CM_WAIT_MS 10000
-#define UNHEALTHY_AFTER_MS 180000
 
 static struct app {
 	struct config cfg;
@@ -155,9 +154,10 @@ static void on_signal(struct loop *l, int fd, int events, void *ctx)
 	(void)ctx;
 	while (read(fd, &si, sizeof si) == (ssize_t)sizeof si) {
 		if (si.ssi_signo == SIGHUP) {
-			log_info("SIGHUP: refreshing credentials");
+			log_info("SIGHUP: re-reading credentials and ConfigMap templates");
 			if (app.kube)
 				kube_unauthorized(app.kube);
+			cmwatch_refresh();
 			continue;
 		}
 		begin_stop(si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -171,7 +171,7 @@ static bool health_status(void *ctx, char *why, size_t n)
 		return true;
 	const struct watch_stats *w = watch_get_stats(app.watch);
 	int64_t since = w->last_ok_mono_ms ? w->last_ok_mono_ms : app.start_ms;
-	if (w->connected || now_mono_ms() - since < UNHEALTHY_AFTER_MS)
+	if (w->connected || now_mono_ms() - since < app.cfg.healthz_timeout_ms)
 		return true;
 	snprintf(why, n, "no answer from the API server for %llds: %s",
 		 (long long)((now_mono_ms() - since) / 1000), w->last_error);

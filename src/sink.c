@@ -149,7 +149,8 @@ static int parse_common(struct sink *s, struct uri *u, char *err, size_t errlen)
 		snprintf(err, errlen, "rate: \"%s\" must look like N/DURATION, e.g. 20/1m (0 = unlimited)", rate);
 		return -1;
 	}
-	c->cacert = uri_get(u, "cacert");
+	const char *ca = uri_get(u, "cacert");
+	c->cacert = ca && *ca ? xstrdup(ca) : NULL; /* u is freed after create */
 	if (sink_param_bool(u, "insecure_skip_verify", false, &c->insecure, err, errlen) < 0)
 		return -1;
 	c->max_body = 64 * 1024;
@@ -218,6 +219,7 @@ void sink_destroy(struct sink *s)
 		free(m);
 	}
 	filter_free(s->filter);
+	free(s->cfg.cacert);
 	free(s->sent_at);
 	free(s->redacted_url);
 	free(s);

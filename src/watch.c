@@ -163,7 +163,7 @@ static int on_data(void *ctx, long status, const char *p, size_t n)
 	struct watch *w = ctx;
 	w->last_byte_ms = now_mono_ms();
 	if (status != 200) {
-		if (buf_append(&w->errbody, p, n) < 0)
+		if (n && buf_append(&w->errbody, p, n) < 0)
 			return -1; /* an error page this large is not worth reading */
 		return 0;
 	}
@@ -173,9 +173,10 @@ static int on_data(void *ctx, long status, const char *p, size_t n)
 			w->st.connected = true;
 			w->last_healthy_wall_s = now_wall_ms() / 1000;
 		}
-		lines_feed(&w->lines, p, n);
+		if (n)
+			lines_feed(&w->lines, p, n);
 		w->st.oversized = w->lines.oversized + w->scan.oversized;
-	} else {
+	} else if (n) {
 		jscan_feed(&w->scan, p, n);
 		w->st.oversized = w->lines.oversized + w->scan.oversized;
 	}

@@ -1428,7 +1428,8 @@ class ConnectProxy(_Server):
         path = (u.path or "/") + (f"?{u.query}" if u.query else "")
         self._add(rec)
         try:
-            conn = http.client.HTTPConnection(rec.host, rec.port, timeout=self.connect_timeout + 25)
+            host, port = self.routes.get(rec.authority, (rec.host, rec.port))
+            conn = http.client.HTTPConnection(host, port, timeout=self.connect_timeout + 25)
             conn.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
             for k, v in hlist:
                 if k.lower() not in _HOP_BY_HOP and k.lower() != "content-length":
