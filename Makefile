@@ -123,7 +123,7 @@ image-context: build/kube-eventer
 	printf 'root:x:0:\nnonroot:x:65532:\n' > build/image/group
 
 image: image-context
-	podman build --storage-driver vfs -t localhost/kube-eventer:$(VERSION) -f build/image/Containerfile build/image
+	podman --storage-driver vfs build -t localhost/kube-eventer:$(VERSION) -f build/image/Containerfile build/image
 
 bench:
 	@scripts/bench.sh

@@ -8,6 +8,7 @@ command -v valgrind >/dev/null || need+=(valgrind)
 command -v gcc >/dev/null || need+=(gcc)
 command -v musl-gcc >/dev/null || need+=(musl-tools musl-dev)
 command -v podman >/dev/null || need+=(podman)
+command -v runc >/dev/null || need+=(runc)
 [ -e /usr/share/zoneinfo/Asia/Shanghai ] || need+=(tzdata)
 [ -e /etc/ssl/certs/ca-certificates.crt ] || need+=(ca-certificates)
 if [ ${#need[@]} -gt 0 ]; then
