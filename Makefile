@@ -135,7 +135,7 @@ lint:
 	@scripts/lint.sh
 
 format:
-	clang-format -i src/*.c src/sinks/*.c include/*.h tests/unit/*.c tests/unit/*.h tests/fuzz/*.c
+	clang-format -i src/*.c src/sinks/*.c include/*.h include/sinks/*.h tests/unit/*.c tests/unit/*.h tests/fuzz/*.c tests/bench/*.c tests/tools/*.c
 
 clean:
 	rm -rf build

@@ -20,7 +20,10 @@ struct buf {
 	size_t max; /* ceiling on len */
 };
 
-#define BUF_INIT(maxbytes) { NULL, 0, 0, (maxbytes) }
+#define BUF_INIT(maxbytes)                                                                                   \
+	{                                                                                                    \
+		NULL, 0, 0, (maxbytes)                                                                       \
+	}
 
 void buf_init(struct buf *b, size_t max);
 /* Release memory; the buffer can be reused (empty, same max). */

@@ -17,21 +17,21 @@
 #define CONFIG_MAX_SINKS 32
 
 struct config {
-	const char *source;              /* --source (exactly one) */
+	const char *source; /* --source (exactly one) */
 	const char *sinks[CONFIG_MAX_SINKS];
 	size_t nsinks;
-	int64_t frequency_ms;            /* --frequency, 5s..3m */
-	const char *healthz_ip;          /* --healthz-ip */
-	int64_t healthz_port;            /* --healthz-port */
-	bool event_metrics;              /* --event-metrics */
+	int64_t frequency_ms;   /* --frequency, 5s..3m */
+	const char *healthz_ip; /* --healthz-ip */
+	int64_t healthz_port;   /* --healthz-port */
+	bool event_metrics;     /* --event-metrics */
 	bool version, help, check;
-	bool once;                       /* --once: CI gate */
-	int64_t since_ms;                /* --since (with --once), 0 = all */
-	int64_t verbosity;               /* klog -v */
-	enum log_format log_format;      /* --log-format */
-	int64_t flush_timeout_ms;        /* --flush-timeout on SIGTERM */
-	int64_t healthz_timeout_ms;      /* --healthz-timeout: API silence before 503 */
-	size_t klog_ignored;             /* accepted-but-ignored klog flags seen */
+	bool once;                  /* --once: CI gate */
+	int64_t since_ms;           /* --since (with --once), 0 = all */
+	int64_t verbosity;          /* klog -v */
+	enum log_format log_format; /* --log-format */
+	int64_t flush_timeout_ms;   /* --flush-timeout on SIGTERM */
+	int64_t healthz_timeout_ms; /* --healthz-timeout: API silence before 503 */
+	size_t klog_ignored;        /* accepted-but-ignored klog flags seen */
 };
 
 /*

@@ -44,8 +44,8 @@ struct event {
 
 	const char *type, *reason, *message, *action;
 	const char *reporting_controller, *reporting_instance;
-	int32_t count;       /* the raw .count field (0 when absent) */
-	bool has_series;     /* .series present */
+	int32_t count;   /* the raw .count field (0 when absent) */
+	bool has_series; /* .series present */
 	int32_t series_count;
 	struct ktime series_last_observed;
 	struct ktime first_ts, last_ts, event_time;
@@ -133,7 +133,7 @@ int configmap_decode(const char *json, size_t len, const char *key, char **value
  * A ConfigMap watch line: *type, and for ADDED/MODIFIED/DELETED the same as
  * configmap_decode; BOOKMARK sets rv; ERROR sets *status_code. 0 or -1.
  */
-int configmap_watch_decode(const char *json, size_t len, const char *key, enum watch_type *type,
-			   char **value, char *rv, size_t rvlen, int *status_code);
+int configmap_watch_decode(const char *json, size_t len, const char *key, enum watch_type *type, char **value,
+                           char *rv, size_t rvlen, int *status_code);
 
 #endif

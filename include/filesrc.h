@@ -18,7 +18,7 @@ struct filesrc;
 
 /* Open path (no reading yet). NULL with err on failure. */
 struct filesrc *filesrc_new(const char *path, struct seen *seen, watch_event_cb cb, void *ctx, char *err,
-			    size_t errlen);
+                            size_t errlen);
 /* Read everything from the loop; done(ok, err) at end of input. */
 void filesrc_start(struct filesrc *f, struct loop *l, watch_done_cb done, void *done_ctx);
 /* Flow control: stop or restart reading. */

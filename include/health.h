@@ -41,7 +41,7 @@ typedef void (*health_metrics_cb)(void *ctx, struct buf *out);
 
 /* Listen on ip:port (IPv4 or IPv6 literal). NULL with err on failure. */
 struct health *health_new(struct loop *l, const char *ip, int port, health_status_cb status,
-			  health_metrics_cb metrics, void *ctx, char *err, size_t errlen);
+                          health_metrics_cb metrics, void *ctx, char *err, size_t errlen);
 /* The bound port (useful with port 0). */
 int health_port(const struct health *h);
 size_t health_connections(const struct health *h);

@@ -25,28 +25,28 @@ struct http;
 struct http_req;
 
 struct http_tls {
-	const char *ca_file;           /* PEM bundle path */
-	const char *ca_pem;            /* or PEM data (wins over ca_file) */
+	const char *ca_file; /* PEM bundle path */
+	const char *ca_pem;  /* or PEM data (wins over ca_file) */
 	size_t ca_pem_len;
 	const char *cert_file, *key_file;
 	const char *cert_pem, *key_pem; /* PEM data (win over the files) */
 	size_t cert_pem_len, key_pem_len;
-	bool insecure;                  /* skip verification: only when asked */
+	bool insecure; /* skip verification: only when asked */
 };
 
 struct http_request {
-	const char *method;            /* NULL = GET */
+	const char *method; /* NULL = GET */
 	const char *url;
-	const char *const *headers;    /* "Name: value" */
+	const char *const *headers; /* "Name: value" */
 	size_t nheaders;
-	const char *body;              /* borrowed until the request completes */
+	const char *body; /* borrowed until the request completes */
 	size_t body_len;
-	int64_t connect_timeout_ms;    /* 0 = 10 s */
-	int64_t timeout_ms;            /* 0 = none (streams) */
-	size_t max_body;               /* buffered response ceiling; 0 = 64 KiB */
-	const char *connect_to;        /* curl CONNECT_TO entry, e.g. tls-server-name */
+	int64_t connect_timeout_ms; /* 0 = 10 s */
+	int64_t timeout_ms;         /* 0 = none (streams) */
+	size_t max_body;            /* buffered response ceiling; 0 = 64 KiB */
+	const char *connect_to;     /* curl CONNECT_TO entry, e.g. tls-server-name */
 	struct http_tls tls;
-	bool no_proxy;                 /* never use a proxy for this request */
+	bool no_proxy; /* never use a proxy for this request */
 };
 
 struct http_response {
@@ -54,7 +54,7 @@ struct http_response {
 	int error;              /* 0, or a transport error (see error_text) */
 	const char *error_text; /* curl's message for transport errors */
 	bool timed_out;
-	const char *body;       /* buffered body (NUL-terminated), "" when streaming */
+	const char *body; /* buffered body (NUL-terminated), "" when streaming */
 	size_t body_len;
 	bool body_truncated;    /* the body went past max_body */
 	int64_t retry_after_ms; /* Retry-After header, -1 when absent */
@@ -82,7 +82,7 @@ void http_free(struct http *h);
  * up (error logged).
  */
 struct http_req *http_start(struct http *h, const struct http_request *r, http_data_cb on_data,
-			    http_done_cb on_done, void *ctx);
+                            http_done_cb on_done, void *ctx);
 /* Abort a request; its done callback will not run. Not from inside on_data. */
 void http_cancel(struct http *h, struct http_req *q);
 

@@ -31,7 +31,7 @@ struct kube;
 struct kube_req {
 	struct http_request http;
 	char url[4096];
-	char auth[8192];       /* "Authorization: Bearer ..." */
+	char auth[8192]; /* "Authorization: Bearer ..." */
 	const char *headers[2];
 	char connect_to[600];
 };

@@ -27,10 +27,10 @@ enum log_level log_level_from_verbosity(int v);
 
 void log_msg(enum log_level level, const char *fmt, ...) KE_PRINTF(2, 3);
 
-#define log_at(lvl, ...)                                  \
-	do {                                              \
-		if ((lvl) <= log_threshold)               \
-			log_msg((lvl), __VA_ARGS__);      \
+#define log_at(lvl, ...)                                                                                     \
+	do {                                                                                                 \
+		if ((lvl) <= log_threshold)                                                                  \
+			log_msg((lvl), __VA_ARGS__);                                                         \
 	} while (0)
 #define log_error(...) log_at(LOG_ERROR, __VA_ARGS__)
 #define log_warn(...) log_at(LOG_WARN, __VA_ARGS__)

@@ -20,7 +20,7 @@ struct metrics_view {
 	struct sink *const *sinks;
 	size_t nsinks;
 	const struct seen *seen;
-	bool event_metrics;              /* per-reason counters */
+	bool event_metrics; /* per-reason counters */
 };
 
 /*

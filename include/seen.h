@@ -50,7 +50,8 @@ bool seen_known(const struct seen *s, const struct event *ev);
  * changed) and at least repeat_s seconds passed since this sink's last
  * alert (repeat_s == 0: every change). Records the alert when it says yes.
  */
-bool seen_should_alert(struct seen *s, size_t slot, size_t sink, int32_t count, int64_t repeat_s, int64_t now_s);
+bool seen_should_alert(struct seen *s, size_t slot, size_t sink, int32_t count, int64_t repeat_s,
+                       int64_t now_s);
 
 size_t seen_count(const struct seen *s);
 size_t seen_capacity(const struct seen *s);

@@ -38,9 +38,9 @@ struct msg {
 	struct msg *next;
 	int64_t enqueued_ms; /* monotonic */
 	uint32_t attempts;
-	uint32_t len;        /* body bytes */
-	char label[96];      /* "ns/name Reason" for log lines */
-	char body[];         /* len bytes + NUL */
+	uint32_t len;   /* body bytes */
+	char label[96]; /* "ns/name Reason" for log lines */
+	char body[];    /* len bytes + NUL */
 };
 
 enum delivery { DELIVERY_OK, DELIVERY_RETRY, DELIVERY_DROP };
@@ -55,9 +55,9 @@ struct sink_req {
 
 struct sink_type {
 	const char *name;
-	bool ns_from_event;          /* namespaces filter on the Event's own namespace */
+	bool ns_from_event;           /* namespaces filter on the Event's own namespace */
 	unsigned default_concurrency; /* 0 = 4 */
-	const char *default_rate;    /* e.g. "20/1m" for robots, NULL = unlimited */
+	const char *default_rate;     /* e.g. "20/1m" for robots, NULL = unlimited */
 	/* Parameters this type understands besides the common ones (NULL-terminated). */
 	const char *const *params;
 	/* Parse type parameters from u into s->impl. 0, or -1 with err. */
@@ -77,7 +77,7 @@ struct sink_type {
 	 * "too fast" codes).
 	 */
 	enum delivery (*classify)(struct sink *s, const struct sink_req *rq, const struct http_response *r,
-				  char *why, size_t n, int64_t *retry_after_ms);
+	                          char *why, size_t n, int64_t *retry_after_ms);
 	/* Deliver without HTTP (log/stdout sinks); NULL for HTTP sinks. */
 	enum delivery (*write)(struct sink *s, const struct msg *m);
 	/* Start background work once the loop exists (token fetch, ConfigMap watch). */
@@ -91,36 +91,36 @@ struct sink_stats {
 	uint64_t suppressed; /* repeats held back by repeat_interval */
 	uint64_t enqueued;
 	uint64_t sent;
-	uint64_t failed;     /* dropped after a non-retryable answer or retries exhausted */
+	uint64_t failed; /* dropped after a non-retryable answer or retries exhausted */
 	uint64_t retried;
-	uint64_t dropped;    /* queue overflow */
+	uint64_t dropped; /* queue overflow */
 	uint64_t render_errors;
 	int64_t last_sent_wall_ms;
 };
 
 struct sink_config {
-	int64_t repeat_interval_s; /* repeat_interval, default 600 */
-	size_t queue_events;       /* queue_size, default 1000 */
-	size_t queue_bytes;        /* queue_bytes, default 2 MiB */
-	unsigned concurrency;      /* concurrency, default 4 (robots 1) */
-	unsigned max_retries;      /* retries, default 10 */
-	int64_t timeout_ms;        /* timeout, default 15 s */
-	int64_t connect_timeout_ms;/* connect_timeout, default 5 s */
-	size_t rate_n;             /* rate=N/DUR: at most N messages ... */
-	int64_t rate_period_ms;    /* ... in any DUR window; 0 = unlimited */
-	size_t max_body;           /* body ceiling after rendering, default 64 KiB */
-	char *cacert;              /* cacert= file (owned) */
-	bool insecure;             /* insecure_skip_verify=true */
+	int64_t repeat_interval_s;  /* repeat_interval, default 600 */
+	size_t queue_events;        /* queue_size, default 1000 */
+	size_t queue_bytes;         /* queue_bytes, default 2 MiB */
+	unsigned concurrency;       /* concurrency, default 4 (robots 1) */
+	unsigned max_retries;       /* retries, default 10 */
+	int64_t timeout_ms;         /* timeout, default 15 s */
+	int64_t connect_timeout_ms; /* connect_timeout, default 5 s */
+	size_t rate_n;              /* rate=N/DUR: at most N messages ... */
+	int64_t rate_period_ms;     /* ... in any DUR window; 0 = unlimited */
+	size_t max_body;            /* body ceiling after rendering, default 64 KiB */
+	char *cacert;               /* cacert= file (owned) */
+	bool insecure;              /* insecure_skip_verify=true */
 };
 
 struct sink {
 	const struct sink_type *type;
-	char name[48];          /* "webhook[0]" */
-	char *redacted_url;     /* for logs: secrets masked */
-	size_t index;           /* position among the sinks */
+	char name[48];      /* "webhook[0]" */
+	char *redacted_url; /* for logs: secrets masked */
+	size_t index;       /* position among the sinks */
 	struct sink_config cfg;
 	struct filter *filter;
-	void *impl;             /* the type's state */
+	void *impl; /* the type's state */
 	struct sink_stats stats;
 
 	/* engine state, owned by sink.c */
@@ -129,10 +129,10 @@ struct sink {
 	struct msg *head, *tail; /* waiting messages */
 	size_t qlen, qbytes;
 	unsigned inflight;
-	int64_t *sent_at;        /* rate window: send times (ring of rate_tokens) */
+	int64_t *sent_at; /* rate window: send times (ring of rate_tokens) */
 	size_t sent_n, sent_pos;
 	int64_t backoff_until_ms;
-	int64_t last_ok_ms;      /* monotonic time of the last success */
+	int64_t last_ok_ms; /* monotonic time of the last success */
 	unsigned backoff_step;
 	struct loop_timer wake;
 	int64_t overflow_logged_ms;
@@ -192,10 +192,11 @@ void sink_list_types(struct buf *out);
 
 /* Helpers for sink types: typed parameter parsing with errors naming the parameter. */
 int sink_param_bool(struct uri *u, const char *key, bool def, bool *out, char *err, size_t errlen);
-int sink_param_duration(struct uri *u, const char *key, int64_t def_ms, int64_t *out, char *err, size_t errlen);
+int sink_param_duration(struct uri *u, const char *key, int64_t def_ms, int64_t *out, char *err,
+                        size_t errlen);
 /* "N/DURATION" (also "N/m" for "N/1m"): at most N in any DURATION window. 0 or -1. */
 int sink_parse_rate(const char *v, size_t *n, int64_t *period_ms);
 int sink_param_int(struct uri *u, const char *key, int64_t def, int64_t min, int64_t max, int64_t *out,
-		   char *err, size_t errlen);
+                   char *err, size_t errlen);
 
 #endif

@@ -43,8 +43,8 @@ typedef void (*jscan_cb)(void *ctx, enum jscan_kind kind, const char *p, size_t 
 /* One capture in progress: bytes from an opening bracket to its match. */
 struct jscan_cap {
 	struct buf buf;
-	int depth;        /* depth outside the captured value */
-	size_t start;     /* offset in the current chunk where unsaved bytes begin */
+	int depth;    /* depth outside the captured value */
+	size_t start; /* offset in the current chunk where unsaved bytes begin */
 	uint8_t active;
 	uint8_t oversize; /* overflowed: the value will be skipped */
 	enum jscan_kind kind;
@@ -61,8 +61,8 @@ struct jscan {
 	uint8_t key_hit;       /* last depth-1 key: 1 = "items", 2 = "metadata" */
 	char key[8];           /* current depth-1 key (prefix) */
 	size_t keylen;
-	uint64_t oversized;    /* values skipped for length */
-	uint64_t garbage;      /* stray bytes outside any value */
+	uint64_t oversized; /* values skipped for length */
+	uint64_t garbage;   /* stray bytes outside any value */
 	jscan_cb cb;
 	void *ctx;
 };

@@ -43,7 +43,7 @@ struct tmpl *tmpl_compile(const char *src, size_t len, enum tmpl_mode mode, char
  * a runtime error such as comparing a string with a number).
  */
 int tmpl_render(const struct tmpl *t, const struct event *ev, struct ktime now, struct buf *out, char *err,
-		size_t errlen);
+                size_t errlen);
 
 void tmpl_free(struct tmpl *t);
 

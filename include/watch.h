@@ -34,9 +34,9 @@ struct event;
 struct watch;
 
 struct watch_stats {
-	uint64_t events;        /* delivered to the callback */
-	uint64_t duplicates;    /* same uid + resourceVersion seen again */
-	uint64_t stale;         /* relisted, unknown, older than the watermark */
+	uint64_t events;     /* delivered to the callback */
+	uint64_t duplicates; /* same uid + resourceVersion seen again */
+	uint64_t stale;      /* relisted, unknown, older than the watermark */
 	uint64_t bookmarks;
 	uint64_t reconnects;    /* watch requests after the first */
 	uint64_t relists;       /* 410 recoveries */
@@ -54,8 +54,8 @@ typedef void (*watch_event_cb)(void *ctx, const struct event *ev, size_t slot, e
 /* One-shot listing finished (ok=false: it failed and err says why). */
 typedef void (*watch_done_cb)(void *ctx, bool ok, const char *err);
 
-struct watch *watch_new(struct loop *l, struct http *h, struct kube *k, struct seen *seen,
-			watch_event_cb cb, void *ctx);
+struct watch *watch_new(struct loop *l, struct http *h, struct kube *k, struct seen *seen, watch_event_cb cb,
+                        void *ctx);
 void watch_free(struct watch *w);
 
 /* Start the list/watch cycle. */

@@ -80,6 +80,7 @@ if ! make -s -j"$jobs" unit >/dev/null || ! make -s -j"$jobs" FLAVOR=san unit >/
   echo "0 passed, 1 failed"
   exit 1
 fi
+want lint && run lint scripts/lint.sh
 want unit && run unit-musl build/unit-tests
 want unit && run unit-sanitizers env ASAN_OPTIONS=detect_leaks=1 build/san/unit-tests
 if want valgrind; then

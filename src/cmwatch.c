@@ -27,13 +27,13 @@ struct cmsub {
 	void *ctx;
 	enum cm_phase phase;
 	char rv[128];
-	char *last;         /* last value delivered */
-	bool delivered;     /* last is meaningful (NULL = missing was delivered) */
-	bool answered;      /* the first answer arrived */
+	char *last;     /* last value delivered */
+	bool delivered; /* last is meaningful (NULL = missing was delivered) */
+	bool answered;  /* the first answer arrived */
 	struct http_req *req;
 	struct kube_req kr;
 	struct lines lines;
-	struct buf body;    /* GET body or error body */
+	struct buf body; /* GET body or error body */
 	long status;
 	unsigned step;
 	int64_t started_ms;
@@ -69,7 +69,8 @@ static void backoff(struct cmsub *c, const char *why)
 		c->answered = true;
 		log_warn("ConfigMap %s/%s: %s", c->ns, c->name, why);
 	} else {
-		log_warn("ConfigMap %s/%s: %s; retrying in %llds", c->ns, c->name, why, (long long)(delay / 1000));
+		log_warn("ConfigMap %s/%s: %s; retrying in %llds", c->ns, c->name, why,
+		         (long long)(delay / 1000));
 	}
 	c->phase = CM_WAIT;
 	loop_timer_arm(cw.loop, &c->retry, delay);
@@ -144,12 +145,13 @@ static void on_done(void *ctx, const struct http_response *r)
 			if (r->status == 401)
 				kube_unauthorized(cw.kube);
 			snprintf(why, sizeof why, "HTTP %ld%s", r->status,
-				 r->status == 403 ? " (RBAC: get/list/watch on configmaps needed)" : "");
+			         r->status == 403 ? " (RBAC: get/list/watch on configmaps needed)" : "");
 			backoff(c, why);
 			return;
 		}
 		char *value = NULL;
-		if (configmap_decode(buf_str(&c->body), c->body.len, c->key, &value, c->rv, sizeof c->rv) < 0) {
+		if (configmap_decode(buf_str(&c->body), c->body.len, c->key, &value, c->rv, sizeof c->rv) <
+		    0) {
 			backoff(c, "the answer is not a ConfigMap");
 			return;
 		}

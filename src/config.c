@@ -11,7 +11,7 @@ enum ftype { F_STR, F_BOOL, F_INT, F_DUR, F_SINK, F_FORMAT, F_IGNORED_STR, F_IGN
 struct flagdef {
 	const char *name;
 	enum ftype type;
-	size_t off;   /* offset in struct config (unused for ignored flags) */
+	size_t off; /* offset in struct config (unused for ignored flags) */
 	const char *help;
 };
 
@@ -19,20 +19,29 @@ struct flagdef {
 
 static const struct flagdef flags[] = {
 	{ "source", F_STR, OFF(source), "event source: kubernetes:URL?options or file:PATH (- = stdin)" },
-	{ "sink", F_SINK, 0, "a sink: webhook:URL?..., dingtalk:..., wechat:..., log:, stdout: (repeatable)" },
-	{ "frequency", F_DUR, OFF(frequency_ms), "longest time a batching sink may hold events, 5s..3m (default 30s)" },
-	{ "healthz-ip", F_STR, OFF(healthz_ip), "address of the /healthz and /metrics endpoint (default 0.0.0.0)" },
-	{ "healthz-port", F_INT, OFF(healthz_port), "port of the /healthz and /metrics endpoint (default 8084; 0 = any free port)" },
-	{ "event-metrics", F_BOOL, OFF(event_metrics), "per-reason event counters in /metrics (default true)" },
+	{ "sink", F_SINK, 0,
+	  "a sink: webhook:URL?..., dingtalk:..., wechat:..., log:, stdout: (repeatable)" },
+	{ "frequency", F_DUR, OFF(frequency_ms),
+	  "longest time a batching sink may hold events, 5s..3m (default 30s)" },
+	{ "healthz-ip", F_STR, OFF(healthz_ip),
+	  "address of the /healthz and /metrics endpoint (default 0.0.0.0)" },
+	{ "healthz-port", F_INT, OFF(healthz_port),
+	  "port of the /healthz and /metrics endpoint (default 8084; 0 = any free port)" },
+	{ "event-metrics", F_BOOL, OFF(event_metrics),
+	  "per-reason event counters in /metrics (default true)" },
 	{ "version", F_BOOL, OFF(version), "print the version and exit" },
 	{ "help", F_BOOL, OFF(help), "print this help and exit" },
 	{ "h", F_BOOL, OFF(help), NULL },
-	{ "check", F_BOOL, OFF(check), "check the configuration, print \"configuration OK\" or every problem, exit 0/2" },
-	{ "once", F_BOOL, OFF(once), "CI gate: list current events once, deliver matches, exit 1 if any matched" },
+	{ "check", F_BOOL, OFF(check),
+	  "check the configuration, print \"configuration OK\" or every problem, exit 0/2" },
+	{ "once", F_BOOL, OFF(once),
+	  "CI gate: list current events once, deliver matches, exit 1 if any matched" },
 	{ "since", F_DUR, OFF(since_ms), "with --once: only events active within this duration (e.g. 30m)" },
 	{ "log-format", F_FORMAT, OFF(log_format), "log format: text (logfmt) or json (default text)" },
-	{ "flush-timeout", F_DUR, OFF(flush_timeout_ms), "on SIGTERM, how long to keep delivering queued events (default 5s)" },
-	{ "healthz-timeout", F_DUR, OFF(healthz_timeout_ms), "/healthz turns 503 after the API server failed this long (default 3m)" },
+	{ "flush-timeout", F_DUR, OFF(flush_timeout_ms),
+	  "on SIGTERM, how long to keep delivering queued events (default 5s)" },
+	{ "healthz-timeout", F_DUR, OFF(healthz_timeout_ms),
+	  "/healthz turns 503 after the API server failed this long (default 3m)" },
 	{ "v", F_INT, OFF(verbosity), "log verbosity (klog): 0-1 info, 2-3 debug, 4+ trace" },
 	/* accepted so that existing manifests start; ignored with one warning */
 	{ "max_procs", F_IGNORED_INT, 0, NULL },
@@ -73,7 +82,8 @@ static int set(struct config *cfg, const struct flagdef *f, const char *v, struc
 	switch (f->type) {
 	case F_STR:
 		if (strcmp(f->name, "source") == 0 && cfg->source) {
-			buf_printf(errors, "--source: given more than once (exactly one source is allowed)\n");
+			buf_printf(errors,
+			           "--source: given more than once (exactly one source is allowed)\n");
 			return -1;
 		}
 		*(const char **)(void *)(base + f->off) = v;
@@ -101,7 +111,8 @@ static int set(struct config *cfg, const struct flagdef *f, const char *v, struc
 		return 0;
 	case F_DUR:
 		if (parse_duration_ms(v, &n) < 0) {
-			buf_printf(errors, "-%s: invalid duration \"%s\" (examples: 30s, 2m, 1h30m)\n", f->name, v);
+			buf_printf(errors, "-%s: invalid duration \"%s\" (examples: 30s, 2m, 1h30m)\n",
+			           f->name, v);
 			return -1;
 		}
 		*(int64_t *)(void *)(base + f->off) = n;
@@ -185,7 +196,8 @@ int config_parse(int argc, char **argv, struct config *cfg, struct buf *errors)
 	if (cfg->help || cfg->version)
 		return 0;
 	if (!cfg->source || !*cfg->source)
-		buf_printf(errors, "--source: required (e.g. --source=kubernetes:https://kubernetes.default)\n");
+		buf_printf(errors,
+		           "--source: required (e.g. --source=kubernetes:https://kubernetes.default)\n");
 	if (cfg->frequency_ms < 5000 || cfg->frequency_ms > 180000)
 		buf_printf(errors, "--frequency: must be between 5s and 3m\n");
 	if (cfg->healthz_port < 0 || cfg->healthz_port > 65535)
@@ -202,13 +214,14 @@ int config_parse(int argc, char **argv, struct config *cfg, struct buf *errors)
 void config_usage(struct buf *out)
 {
 	buf_puts(out, "Usage: kube-eventer --source=URI [--sink=URI ...] [flags]\n\n"
-		      "Watches Kubernetes Events, filters them per sink, and delivers them.\n\nFlags:\n");
+	              "Watches Kubernetes Events, filters them per sink, and delivers them.\n\nFlags:\n");
 	for (size_t i = 0; i < ARRAY_LEN(flags); i++) {
 		if (!flags[i].help)
 			continue;
 		buf_printf(out, "  --%-16s %s\n", flags[i].name, flags[i].help);
 	}
-	buf_puts(out, "\nAlso accepted and ignored (klog): --logtostderr --alsologtostderr --stderrthreshold\n"
-		      "  --log_dir --log_file --vmodule --max_procs and the other klog flags.\n"
-		      "\nSee README.md for every sink parameter and the template reference.\n");
+	buf_puts(out,
+	         "\nAlso accepted and ignored (klog): --logtostderr --alsologtostderr --stderrthreshold\n"
+	         "  --log_dir --log_file --vmodule --max_procs and the other klog flags.\n"
+	         "\nSee README.md for every sink parameter and the template reference.\n");
 }

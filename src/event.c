@@ -93,9 +93,8 @@ int ktime_parse(const char *s, struct ktime *out)
 	size_t n = strlen(s);
 
 	if (n < 20 || digits(s, 4, &Y) || s[4] != '-' || digits(s + 5, 2, &M) || s[7] != '-' ||
-	    digits(s + 8, 2, &D) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
-	    digits(s + 11, 2, &h) || s[13] != ':' || digits(s + 14, 2, &m) || s[16] != ':' ||
-	    digits(s + 17, 2, &sec))
+	    digits(s + 8, 2, &D) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || digits(s + 11, 2, &h) ||
+	    s[13] != ':' || digits(s + 14, 2, &m) || s[16] != ':' || digits(s + 17, 2, &sec))
 		return -1;
 	if (M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || sec > 60)
 		return -1;
@@ -305,8 +304,8 @@ static int decode_object(const cJSON *o, struct event *ev, char *err, size_t err
 		ev->series_count = i32(series, "count");
 		ev->series_last_observed = tm(series, "lastObservedTime");
 	}
-	struct ktime order[] = { ev->series_last_observed, ev->last_ts, ev->event_time,
-				 ev->first_ts, ev->creation };
+	struct ktime order[] = { ev->series_last_observed, ev->last_ts, ev->event_time, ev->first_ts,
+		                 ev->creation };
 	ev->eff_time = first_set(order, ARRAY_LEN(order));
 	ev->eff_count = ev->series_count > 0 ? ev->series_count : ev->count > 0 ? ev->count : 1;
 	return 0;
@@ -370,9 +369,8 @@ int watch_msg_decode(const char *json, size_t len, struct watch_msg *msg, char *
 	}
 	msg->type = (enum watch_type)t;
 	if (msg->type == WATCH_ERROR) {
-		if (status_from(object, &msg->status_code, msg->status_reason,
-				sizeof msg->status_reason, msg->status_message,
-				sizeof msg->status_message) < 0) {
+		if (status_from(object, &msg->status_code, msg->status_reason, sizeof msg->status_reason,
+		                msg->status_message, sizeof msg->status_message) < 0) {
 			snprintf(err, errlen, "ERROR event without a Status");
 			goto out;
 		}
@@ -445,8 +443,8 @@ int configmap_decode(const char *json, size_t len, const char *key, char **value
 	return r;
 }
 
-int configmap_watch_decode(const char *json, size_t len, const char *key, enum watch_type *type,
-			   char **value, char *rv, size_t rvlen, int *status_code)
+int configmap_watch_decode(const char *json, size_t len, const char *key, enum watch_type *type, char **value,
+                           char *rv, size_t rvlen, int *status_code)
 {
 	static const char *const types[] = { "ADDED", "MODIFIED", "DELETED", "BOOKMARK", "ERROR" };
 	cJSON *root = cJSON_ParseWithLength(json, len);

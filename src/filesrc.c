@@ -69,7 +69,7 @@ static void on_value(void *ctx, enum jscan_kind kind, const char *p, size_t n)
 }
 
 struct filesrc *filesrc_new(const char *path, struct seen *seen, watch_event_cb cb, void *ctx, char *err,
-			    size_t errlen)
+                            size_t errlen)
 {
 	int fd = strcmp(path, "-") == 0 ? dup(0) : open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {

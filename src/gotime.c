@@ -13,9 +13,10 @@
 
 #include "util.h"
 
-static const char *const days[] = { "Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday" };
+static const char *const days[] = { "Sunday",   "Monday", "Tuesday", "Wednesday",
+	                            "Thursday", "Friday", "Saturday" };
 static const char *const months[] = { "January", "February", "March",     "April",   "May",      "June",
-				      "July",    "August",   "September", "October", "November", "December" };
+	                              "July",    "August",   "September", "October", "November", "December" };
 
 enum std {
 	S_NONE,
@@ -25,14 +26,14 @@ enum std {
 	S_ZEROMONTH, /* 01 */
 	S_LONGWEEKDAY,
 	S_WEEKDAY,
-	S_DAY,         /* 2 */
-	S_UNDERDAY,    /* _2 */
-	S_ZERODAY,     /* 02 */
+	S_DAY,          /* 2 */
+	S_UNDERDAY,     /* _2 */
+	S_ZERODAY,      /* 02 */
 	S_UNDERYEARDAY, /* __2 */
-	S_ZEROYEARDAY, /* 002 */
-	S_HOUR,        /* 15 */
-	S_HOUR12,      /* 3 */
-	S_ZEROHOUR12,  /* 03 */
+	S_ZEROYEARDAY,  /* 002 */
+	S_HOUR,         /* 15 */
+	S_HOUR12,       /* 3 */
+	S_ZEROHOUR12,   /* 03 */
 	S_MINUTE,
 	S_ZEROMINUTE,
 	S_SECOND,
@@ -83,13 +84,19 @@ static enum std next_std(const char *s, size_t *len, int *digits)
 		enum std code;
 	} zones[] = {
 		/* Go's order: longest alternatives first */
-		{ "-070000", S_NUMSECONDSTZ },     { "-07:00:00", S_NUMCOLONSECONDSTZ },
-		{ "-0700", S_NUMTZ },              { "-07:00", S_NUMCOLONTZ },
-		{ "-07", S_NUMSHORTTZ },           { "Z070000", S_ISO8601SECONDSTZ },
-		{ "Z07:00:00", S_ISO8601COLONSECONDSTZ }, { "Z0700", S_ISO8601TZ },
-		{ "Z07:00", S_ISO8601COLONTZ },    { "Z07", S_ISO8601SHORTTZ },
+		{ "-070000", S_NUMSECONDSTZ },
+		{ "-07:00:00", S_NUMCOLONSECONDSTZ },
+		{ "-0700", S_NUMTZ },
+		{ "-07:00", S_NUMCOLONTZ },
+		{ "-07", S_NUMSHORTTZ },
+		{ "Z070000", S_ISO8601SECONDSTZ },
+		{ "Z07:00:00", S_ISO8601COLONSECONDSTZ },
+		{ "Z0700", S_ISO8601TZ },
+		{ "Z07:00", S_ISO8601COLONTZ },
+		{ "Z07", S_ISO8601SHORTTZ },
 	};
-	static const enum std zero_x[] = { S_ZEROMONTH, S_ZERODAY, S_ZEROHOUR12, S_ZEROMINUTE, S_ZEROSECOND, S_YEAR };
+	static const enum std zero_x[] = { S_ZEROMONTH,  S_ZERODAY,    S_ZEROHOUR12,
+		                           S_ZEROMINUTE, S_ZEROSECOND, S_YEAR };
 
 	*len = 1;
 	switch (s[0]) {
@@ -257,7 +264,7 @@ static void put_int(struct out *o, long long v, int width, char fill)
 /* A time broken down in the zone it prints in. */
 struct parts {
 	struct tm tm;
-	long off;      /* seconds east of UTC */
+	long off;         /* seconds east of UTC */
 	const char *zone; /* abbreviation; "" when the zone has none */
 };
 
@@ -291,12 +298,12 @@ static void split(struct ktime t, bool utc, struct parts *p)
 static void put_zone(struct out *o, long off, enum std code)
 {
 	bool iso = code == S_ISO8601TZ || code == S_ISO8601SECONDSTZ || code == S_ISO8601SHORTTZ ||
-		   code == S_ISO8601COLONTZ || code == S_ISO8601COLONSECONDSTZ;
+	           code == S_ISO8601COLONTZ || code == S_ISO8601COLONSECONDSTZ;
 	bool colon = code == S_ISO8601COLONTZ || code == S_NUMCOLONTZ || code == S_ISO8601COLONSECONDSTZ ||
-		     code == S_NUMCOLONSECONDSTZ;
+	             code == S_NUMCOLONSECONDSTZ;
 	bool shorthand = code == S_NUMSHORTTZ || code == S_ISO8601SHORTTZ;
-	bool seconds = code == S_ISO8601SECONDSTZ || code == S_NUMSECONDSTZ || code == S_ISO8601COLONSECONDSTZ ||
-		       code == S_NUMCOLONSECONDSTZ;
+	bool seconds = code == S_ISO8601SECONDSTZ || code == S_NUMSECONDSTZ ||
+	               code == S_ISO8601COLONSECONDSTZ || code == S_NUMCOLONSECONDSTZ;
 	if (iso && off == 0) {
 		putc1(o, 'Z');
 		return;

@@ -18,7 +18,7 @@
 struct conn {
 	int fd;
 	int64_t deadline_ms;
-	struct buf in;  /* grows with what the client sent, up to HEALTH_MAX_REQ */
+	struct buf in; /* grows with what the client sent, up to HEALTH_MAX_REQ */
 	struct buf out;
 	size_t out_off;
 	bool writing;
@@ -158,12 +158,12 @@ static void conn_close(struct health *h, struct conn *c)
 }
 
 static void respond(struct health *h, struct conn *c, int code, const char *reason, const char *ctype,
-		    const char *body, size_t blen, bool head)
+                    const char *body, size_t blen, bool head)
 {
 	buf_printf(&c->out,
-		   "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-		   "Connection: close\r\nCache-Control: no-store\r\n\r\n",
-		   code, reason, ctype, blen);
+	           "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+	           "Connection: close\r\nCache-Control: no-store\r\n\r\n",
+	           code, reason, ctype, blen);
 	if (!head)
 		buf_append(&c->out, body, blen);
 	c->writing = true;
@@ -186,14 +186,15 @@ static void handle(struct health *h, struct conn *c, const struct http_request_l
 			char body[300];
 			int n = snprintf(body, sizeof body, "%s\n", why);
 			respond(h, c, 503, "Service Unavailable", "text/plain", body,
-				(size_t)MIN(n, (int)sizeof body - 1), head);
+			        (size_t)MIN(n, (int)sizeof body - 1), head);
 		}
 		return;
 	}
 	if (strcmp(r->path, "/metrics") == 0) {
 		struct buf m = BUF_INIT(4 << 20);
 		h->metrics(h->ctx, &m);
-		respond(h, c, 200, "OK", "text/plain; version=0.0.4; charset=utf-8", buf_str(&m), m.len, head);
+		respond(h, c, 200, "OK", "text/plain; version=0.0.4; charset=utf-8", buf_str(&m), m.len,
+		        head);
 		buf_free(&m);
 		return;
 	}
@@ -286,7 +287,7 @@ static void on_sweep(struct loop *l, void *ctx)
 }
 
 struct health *health_new(struct loop *l, const char *ip, int port, health_status_cb status,
-			  health_metrics_cb metrics, void *ctx, char *err, size_t errlen)
+                          health_metrics_cb metrics, void *ctx, char *err, size_t errlen)
 {
 	struct sockaddr_storage ss;
 	socklen_t slen;
@@ -319,7 +320,7 @@ struct health *health_new(struct loop *l, const char *ip, int port, health_statu
 	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
 	    bind(fd, (struct sockaddr *)&ss, slen) < 0 || listen(fd, 256) < 0) {
 		snprintf(err, errlen, "--healthz-ip/--healthz-port: cannot listen on %s:%d: %s", ip, port,
-			 strerror(errno));
+		         strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		return NULL;

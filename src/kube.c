@@ -20,14 +20,14 @@
 #define EXEC_TIMEOUT_MS 30000
 
 struct kube {
-	char *server;          /* scheme://host[:port][/prefix], no trailing '/' */
-	char *connect_host;    /* tls-server-name: URL host to verify against */
-	struct kube_auth auth; /* kubeconfig or in-cluster material */
-	char *sa_token_file;   /* useServiceAccount / in-cluster */
-	char *token;           /* current bearer token */
-	int64_t token_read_ms; /* when token was (re)read */
+	char *server;            /* scheme://host[:port][/prefix], no trailing '/' */
+	char *connect_host;      /* tls-server-name: URL host to verify against */
+	struct kube_auth auth;   /* kubeconfig or in-cluster material */
+	char *sa_token_file;     /* useServiceAccount / in-cluster */
+	char *token;             /* current bearer token */
+	int64_t token_read_ms;   /* when token was (re)read */
 	int64_t token_expiry_ms; /* exec plugin expiry (wall), 0 = none */
-	bool refresh;          /* forced by a 401 */
+	bool refresh;            /* forced by a 401 */
 	char *namespace, *field_selector;
 	int watch_timeout_s;
 	char describe[512];
@@ -110,10 +110,11 @@ static int in_cluster(struct kube *k, struct uri *u, char *err, size_t errlen)
 		const char *h = getenv("KUBERNETES_SERVICE_HOST");
 		const char *p = getenv("KUBERNETES_SERVICE_PORT");
 		if (!h || !*h || !p || !*p) {
-			snprintf(err, errlen,
-				 "in-cluster configuration: KUBERNETES_SERVICE_HOST/_PORT are not set and the "
-				 "source URL names no server (use --source=kubernetes:https://HOST:PORT, or "
-				 "inClusterConfig=false with a kubeconfig)");
+			snprintf(
+			    err, errlen,
+			    "in-cluster configuration: KUBERNETES_SERVICE_HOST/_PORT are not set and the "
+			    "source URL names no server (use --source=kubernetes:https://HOST:PORT, or "
+			    "inClusterConfig=false with a kubeconfig)");
 			free(ca);
 			return -1;
 		}
@@ -165,7 +166,8 @@ int kube_new(struct uri *u, struct kube **out, char *err, size_t errlen)
 	if (v) {
 		int64_t ms;
 		if (parse_duration_ms(v, &ms) < 0 || ms < 1000 || ms > 3600000) {
-			snprintf(err, errlen, "--source: watchTimeout: \"%s\" must be a duration from 1s to 1h", v);
+			snprintf(err, errlen,
+			         "--source: watchTimeout: \"%s\" must be a duration from 1s to 1h", v);
 			goto fail;
 		}
 		k->watch_timeout_s = (int)(ms / 1000);
@@ -225,8 +227,8 @@ int kube_new(struct uri *u, struct kube **out, char *err, size_t errlen)
 	if (k->auth.tls_server_name && *k->auth.tls_server_name)
 		k->connect_host = xstrdup(k->auth.tls_server_name);
 	snprintf(k->describe, sizeof k->describe, "%s (%s%s%s%s)", k->server, mode,
-		 k->auth.insecure ? ", TLS verification OFF" : "",
-		 k->namespace ? ", namespace " : "", k->namespace ? k->namespace : "");
+	         k->auth.insecure ? ", TLS verification OFF" : "", k->namespace ? ", namespace " : "",
+	         k->namespace ? k->namespace : "");
 	*out = k;
 	return 0;
 fail:
@@ -293,10 +295,10 @@ static void connect_to(const struct kube *k, struct kube_req *r, const char *pat
 	const char *hend = port_sep ? port_sep : end;
 	const char *port = port_sep ? port_sep + 1 : (str_starts(k->server, "https") ? "443" : "80");
 	int plen = port_sep ? (int)(end - port) : (int)strlen(port);
-	snprintf(r->url, sizeof r->url, "%.*s%s:%.*s%s%s", (int)(s - k->server), k->server,
-		 k->connect_host, plen, port, end, path);
+	snprintf(r->url, sizeof r->url, "%.*s%s:%.*s%s%s", (int)(s - k->server), k->server, k->connect_host,
+	         plen, port, end, path);
 	snprintf(r->connect_to, sizeof r->connect_to, "%s:%.*s:%.*s:%.*s", k->connect_host, plen, port,
-		 (int)(hend - s), s, plen, port);
+	         (int)(hend - s), s, plen, port);
 	r->http.connect_to = r->connect_to;
 }
 

@@ -88,10 +88,12 @@ void log_msg(enum log_level level, const char *fmt, ...)
 bool is_secret_name(const char *name, size_t n)
 {
 	static const char *const names[] = {
-		"access_token", "token", "key", "sign", "secret", "corp_secret",
-		"corpsecret", "password", "passwd", "pw", "pass", "writekey",
-		"accessKeySecret", "accessKeyId", "esUserSecret", "authorization",
-		"x-honeycomb-team", "api_key", "apikey", "client_secret", "signature",
+		"access_token",     "token",       "key",          "sign",
+		"secret",           "corp_secret", "corpsecret",   "password",
+		"passwd",           "pw",          "pass",         "writekey",
+		"accessKeySecret",  "accessKeyId", "esUserSecret", "authorization",
+		"x-honeycomb-team", "api_key",     "apikey",       "client_secret",
+		"signature",
 	};
 	for (size_t i = 0; i < ARRAY_LEN(names); i++)
 		if (strlen(names[i]) == n && strncasecmp(name, names[i], n) == 0)

@@ -174,7 +174,7 @@ static bool health_status(void *ctx, char *why, size_t n)
 	if (w->connected || now_mono_ms() - since < app.cfg.healthz_timeout_ms)
 		return true;
 	snprintf(why, n, "no answer from the API server for %llds: %s",
-		 (long long)((now_mono_ms() - since) / 1000), w->last_error);
+	         (long long)((now_mono_ms() - since) / 1000), w->last_error);
 	return false;
 }
 
@@ -202,9 +202,9 @@ static void on_start_tick(struct loop *l, void *ctx)
 	if (app.file)
 		filesrc_start(app.file, l, on_source_done, NULL);
 	else if (app.cfg.once)
-		watch_list_once(app.watch, app.cfg.since_ms ? now_wall_ms() / 1000 - app.cfg.since_ms / 1000
-							    : INT64_MIN,
-				on_source_done);
+		watch_list_once(app.watch,
+		                app.cfg.since_ms ? now_wall_ms() / 1000 - app.cfg.since_ms / 1000 : INT64_MIN,
+		                on_source_done);
 	else
 		watch_start(app.watch);
 }
@@ -228,7 +228,8 @@ static int make_source(struct buf *errors, bool check_only)
 		}
 	} else if (strcmp(u.key, "file") == 0) {
 		const char *path = u.rest[0] ? u.rest : "-";
-		if (!check_only && !(app.file = filesrc_new(path, app.seen, on_event, NULL, err, sizeof err))) {
+		if (!check_only &&
+		    !(app.file = filesrc_new(path, app.seen, on_event, NULL, err, sizeof err))) {
 			buf_printf(errors, "%s\n", err);
 			r = -1;
 		}
@@ -253,9 +254,11 @@ static int make_sinks(struct buf *errors, bool report_unknown)
 		} else {
 			app.sinks[app.nsinks++] = s;
 			if (unknown.len && report_unknown)
-				printf("sink %s: unknown parameter(s) ignored: %s\n", s->name, buf_str(&unknown));
+				printf("sink %s: unknown parameter(s) ignored: %s\n", s->name,
+				       buf_str(&unknown));
 			else if (unknown.len)
-				log_warn("sink %s: unknown parameter(s) ignored: %s", s->name, buf_str(&unknown));
+				log_warn("sink %s: unknown parameter(s) ignored: %s", s->name,
+				         buf_str(&unknown));
 		}
 		buf_free(&unknown);
 	}
@@ -303,7 +306,8 @@ int main(int argc, char **argv)
 	}
 	log_setup(log_level_from_verbosity((int)app.cfg.verbosity), app.cfg.log_format);
 	if (app.cfg.klog_ignored)
-		log_warn("klog flags (--logtostderr, --log_dir, ...) are accepted and ignored; logs go to stderr");
+		log_warn(
+		    "klog flags (--logtostderr, --log_dir, ...) are accepted and ignored; logs go to stderr");
 
 	app.seen = seen_new(app.cfg.nsinks, SEEN_MAX);
 	make_sinks(&errors, app.cfg.check);
@@ -339,8 +343,8 @@ int main(int argc, char **argv)
 	app.start_ms = now_mono_ms();
 
 	if (!app.cfg.once) {
-		app.health = health_new(app.loop, app.cfg.healthz_ip, (int)app.cfg.healthz_port, health_status,
-					health_metrics, NULL, err, sizeof err);
+		app.health = health_new(app.loop, app.cfg.healthz_ip, (int)app.cfg.healthz_port,
+		                        health_status, health_metrics, NULL, err, sizeof err);
 		if (!app.health) {
 			fprintf(stderr, "kube-eventer: %s\n", err);
 			shutdown_all();
@@ -350,7 +354,7 @@ int main(int argc, char **argv)
 	}
 	if (app.kube) {
 		log_info("kube-eventer %s: watching events on %s with %zu sink(s)", KE_VERSION,
-			 kube_describe(app.kube), app.nsinks);
+		         kube_describe(app.kube), app.nsinks);
 		cmwatch_init(app.loop, app.http, app.kube);
 		app.watch = watch_new(app.loop, app.http, app.kube, app.seen, on_event, NULL);
 	}

@@ -19,9 +19,9 @@ struct series {
 };
 
 static struct {
-	uint64_t by_type[3]; /* Normal, Warning, other */
-	struct series normal[MAX_SERIES];   /* eventer_events_normal_total{reason,namespace} */
-	struct series warning[MAX_SERIES];  /* eventer_events_warning_total{event_kind,kind,name,namespace} */
+	uint64_t by_type[3];               /* Normal, Warning, other */
+	struct series normal[MAX_SERIES];  /* eventer_events_normal_total{reason,namespace} */
+	struct series warning[MAX_SERIES]; /* eventer_events_warning_total{event_kind,kind,name,namespace} */
 	size_t nnormal, nwarning;
 	uint64_t overflow;
 	int64_t last_event_wall_ms;
@@ -94,7 +94,8 @@ static const char *triage(const struct event *ev)
 	if (strcmp(r, "BackOff") == 0)
 		return has(msg, "Back-off restarting failed container") ? "pod_crash" : NULL;
 	if (strcmp(r, "ProvisioningFailed") == 0)
-		return has(msg, "disk size is not supported") ? "disk_provision_fail_size" : "disk_provision_fail";
+		return has(msg, "disk size is not supported") ? "disk_provision_fail_size"
+		                                              : "disk_provision_fail";
 	if (strcmp(r, "NodeNotReady") == 0 && strcmp(kind, "Node") == 0)
 		return has(msg, "PLEG is not healthy") ? "node_pleg_unhealthy" : "node_not_ready";
 	return NULL;
@@ -174,13 +175,14 @@ static void counter(struct buf *b, const char *name, const char *help, unsigned 
 }
 
 static void per_sink(struct buf *b, const struct metrics_view *v, const char *name, const char *type,
-		     const char *help, size_t off, bool is_size)
+                     const char *help, size_t off, bool is_size)
 {
 	header(b, name, type, help);
 	for (size_t i = 0; i < v->nsinks; i++) {
 		const struct sink *s = v->sinks[i];
-		unsigned long long x = is_size ? (unsigned long long)(off == 0 ? s->qlen : s->qbytes)
-					       : *(const uint64_t *)(const void *)((const char *)&s->stats + off);
+		unsigned long long x = is_size
+		                           ? (unsigned long long)(off == 0 ? s->qlen : s->qbytes)
+		                           : *(const uint64_t *)(const void *)((const char *)&s->stats + off);
 		buf_puts(b, name);
 		buf_puts(b, "{sink=\"");
 		label(b, s->name);
@@ -191,7 +193,7 @@ static void per_sink(struct buf *b, const struct metrics_view *v, const char *na
 }
 
 static void labelled(struct buf *b, const char *name, const struct series *tab, size_t n,
-		     const char *const *names, size_t nl)
+                     const char *const *names, size_t nl)
 {
 	for (size_t i = 0; i < n; i++) {
 		buf_printf(b, "%s{", name);
@@ -210,10 +212,12 @@ void metrics_render(struct buf *out, const struct metrics_view *v)
 	static const char *const wl[] = { "event_kind", "kind", "name", "namespace" };
 	static const char *const types[] = { "Normal", "Warning", "other" };
 	header(out, "kube_eventer_build_info", "gauge", "Build information.");
-	buf_printf(out, "kube_eventer_build_info{version=\"%s\",revision=\"%s\"} 1\n", KE_VERSION, KE_GIT_REV);
+	buf_printf(out, "kube_eventer_build_info{version=\"%s\",revision=\"%s\"} 1\n", KE_VERSION,
+	           KE_GIT_REV);
 	header(out, "eventer_events_total", "counter", "Events received from the source, by type.");
 	for (int i = 0; i < 3; i++)
-		buf_printf(out, "eventer_events_total{type=\"%s\"} %llu\n", types[i], (unsigned long long)m.by_type[i]);
+		buf_printf(out, "eventer_events_total{type=\"%s\"} %llu\n", types[i],
+		           (unsigned long long)m.by_type[i]);
 	if (v->event_metrics) {
 		/* kube-eventer's names and labels (--event-metrics) */
 		header(out, "eventer_events_normal_total", "counter",
@@ -223,7 +227,7 @@ void metrics_render(struct buf *out, const struct metrics_view *v)
 		       "Abnormal events by kind of problem and object (kube-eventer).");
 		labelled(out, "eventer_events_warning_total", m.warning, m.nwarning, wl, 4);
 		counter(out, "eventer_events_series_overflow_total",
-			"Events not counted in a labelled series (more than 2048 series).", m.overflow);
+		        "Events not counted in a labelled series (more than 2048 series).", m.overflow);
 	}
 	header(out, "eventer_last_event_timestamp_seconds", "gauge", "Wall time of the last event received.");
 	buf_printf(out, "eventer_last_event_timestamp_seconds %.3f\n", (double)m.last_event_wall_ms / 1000);
@@ -232,33 +236,38 @@ void metrics_render(struct buf *out, const struct metrics_view *v)
 		const struct watch_stats *w = v->watch;
 		header(out, "eventer_watch_connected", "gauge", "1 while a watch stream is open.");
 		buf_printf(out, "eventer_watch_connected %d\n", w->connected ? 1 : 0);
-		counter(out, "eventer_watch_reconnects_total", "Watch requests after the first.", w->reconnects);
+		counter(out, "eventer_watch_reconnects_total", "Watch requests after the first.",
+		        w->reconnects);
 		counter(out, "eventer_watch_relists_total", "Relists after 410 Gone.", w->relists);
 		counter(out, "eventer_watch_errors_total", "Failed list/watch requests.", w->errors);
-		counter(out, "eventer_watch_decode_errors_total", "Malformed lines or items skipped.", w->decode_errors);
-		counter(out, "eventer_watch_oversized_total", "Lines or items over 1 MiB skipped.", w->oversized);
-		counter(out, "eventer_watch_duplicates_total", "Events seen again at the same resourceVersion.",
-			w->duplicates);
+		counter(out, "eventer_watch_decode_errors_total", "Malformed lines or items skipped.",
+		        w->decode_errors);
+		counter(out, "eventer_watch_oversized_total", "Lines or items over 1 MiB skipped.",
+		        w->oversized);
+		counter(out, "eventer_watch_duplicates_total",
+		        "Events seen again at the same resourceVersion.", w->duplicates);
 		counter(out, "eventer_watch_bookmarks_total", "Bookmarks received.", w->bookmarks);
 	}
 	if (v->seen) {
 		header(out, "eventer_seen_events", "gauge", "Events remembered for deduplication.");
 		buf_printf(out, "eventer_seen_events %zu\n", seen_count(v->seen));
-		counter(out, "eventer_seen_evictions_total", "Remembered events evicted.", seen_evictions(v->seen));
+		counter(out, "eventer_seen_evictions_total", "Remembered events evicted.",
+		        seen_evictions(v->seen));
 	}
 #define SO(f) offsetof(struct sink_stats, f)
 	per_sink(out, v, "eventer_sink_matched_total", "counter", "Events that passed the sink's filters.",
-		 SO(matched), false);
+	         SO(matched), false);
 	per_sink(out, v, "eventer_sink_suppressed_total", "counter",
-		 "Repeated events held back by repeat_interval.", SO(suppressed), false);
+	         "Repeated events held back by repeat_interval.", SO(suppressed), false);
 	per_sink(out, v, "eventer_sink_sent_total", "counter", "Messages delivered.", SO(sent), false);
 	per_sink(out, v, "eventer_sink_failed_total", "counter",
-		 "Messages dropped after a permanent error or exhausted retries.", SO(failed), false);
-	per_sink(out, v, "eventer_sink_retried_total", "counter", "Delivery attempts retried.", SO(retried), false);
-	per_sink(out, v, "eventer_sink_dropped_total", "counter", "Messages dropped because the queue was full.",
-		 SO(dropped), false);
-	per_sink(out, v, "eventer_sink_render_errors_total", "counter", "Events the template could not render.",
-		 SO(render_errors), false);
+	         "Messages dropped after a permanent error or exhausted retries.", SO(failed), false);
+	per_sink(out, v, "eventer_sink_retried_total", "counter", "Delivery attempts retried.", SO(retried),
+	         false);
+	per_sink(out, v, "eventer_sink_dropped_total", "counter",
+	         "Messages dropped because the queue was full.", SO(dropped), false);
+	per_sink(out, v, "eventer_sink_render_errors_total", "counter",
+	         "Events the template could not render.", SO(render_errors), false);
 	per_sink(out, v, "eventer_sink_queue_length", "gauge", "Messages waiting.", 0, true);
 	per_sink(out, v, "eventer_sink_queue_bytes", "gauge", "Bytes waiting.", 1, true);
 #undef SO

@@ -211,7 +211,8 @@ bool seen_known(const struct seen *s, const struct event *ev)
 	return found;
 }
 
-bool seen_should_alert(struct seen *s, size_t slot, size_t sink, int32_t count, int64_t repeat_s, int64_t now_s)
+bool seen_should_alert(struct seen *s, size_t slot, size_t sink, int32_t count, int64_t repeat_s,
+                       int64_t now_s)
 {
 	struct sinkstate *st = &s->ss[slot * s->nsinks + sink];
 	uint32_t now = (uint32_t)now_s + 1;

@@ -11,23 +11,39 @@
 #include "sinks/registry.h"
 #include "util.h"
 
-#define MAX_REPEAT 16            /* repeatable filter parameters */
-#define OVERFLOW_LOG_MS 10000    /* at most one overflow line per sink per 10 s */
+#define MAX_REPEAT 16         /* repeatable filter parameters */
+#define OVERFLOW_LOG_MS 10000 /* at most one overflow line per sink per 10 s */
 #define BACKOFF_BASE_MS 500
 #define BACKOFF_MAX_MS 60000
 #define RETRY_AFTER_MAX_MS 600000
 #define RATE_MAX 100000
-#define PAUSE_HIGH 256           /* flow control: queued messages ... */
+#define PAUSE_HIGH 256                /* flow control: queued messages ... */
 #define PAUSE_HIGH_BYTES (512 * 1024) /* ... or bytes that pause the source */
-#define PAUSE_LOW 64             /* ... and where it resumes */
-#define FAST_MS 200              /* "draining fast": a success this recently */
+#define PAUSE_LOW 64                  /* ... and where it resumes */
+#define FAST_MS 200                   /* "draining fast": a success this recently */
 
 /* Parameters every sink understands (besides its type's own). */
 static const char *const common_params[] = {
-	"level", "namespaces", "kinds", "reason", "message", "name", "exclude_reason",
-	"exclude_message", "exclude_namespaces", "repeat_interval", "rate", "queue_size",
-	"queue_bytes", "concurrency", "retries", "timeout", "connect_timeout", "cacert",
-	"insecure_skip_verify", NULL,
+	"level",
+	"namespaces",
+	"kinds",
+	"reason",
+	"message",
+	"name",
+	"exclude_reason",
+	"exclude_message",
+	"exclude_namespaces",
+	"repeat_interval",
+	"rate",
+	"queue_size",
+	"queue_bytes",
+	"concurrency",
+	"retries",
+	"timeout",
+	"connect_timeout",
+	"cacert",
+	"insecure_skip_verify",
+	NULL,
 };
 
 /* --- typed parameters ----------------------------------------------------- */
@@ -45,7 +61,8 @@ int sink_param_bool(struct uri *u, const char *key, bool def, bool *out, char *e
 	return 0;
 }
 
-int sink_param_duration(struct uri *u, const char *key, int64_t def_ms, int64_t *out, char *err, size_t errlen)
+int sink_param_duration(struct uri *u, const char *key, int64_t def_ms, int64_t *out, char *err,
+                        size_t errlen)
 {
 	const char *v = uri_get(u, key);
 	*out = def_ms;
@@ -59,7 +76,7 @@ int sink_param_duration(struct uri *u, const char *key, int64_t def_ms, int64_t 
 }
 
 int sink_param_int(struct uri *u, const char *key, int64_t def, int64_t min, int64_t max, int64_t *out,
-		   char *err, size_t errlen)
+                   char *err, size_t errlen)
 {
 	const char *v = uri_get(u, key);
 	*out = def;
@@ -67,7 +84,7 @@ int sink_param_int(struct uri *u, const char *key, int64_t def, int64_t min, int
 		return 0;
 	if (parse_i64(v, strlen(v), out) < 0 || *out < min || *out > max) {
 		snprintf(err, errlen, "%s: \"%s\" must be a whole number from %lld to %lld", key, v,
-			 (long long)min, (long long)max);
+		         (long long)min, (long long)max);
 		return -1;
 	}
 	return 0;
@@ -146,7 +163,8 @@ static int parse_common(struct sink *s, struct uri *u, char *err, size_t errlen)
 	if (!rate)
 		rate = s->type->default_rate;
 	if (rate && strcmp(rate, "0") != 0 && sink_parse_rate(rate, &c->rate_n, &c->rate_period_ms) < 0) {
-		snprintf(err, errlen, "rate: \"%s\" must look like N/DURATION, e.g. 20/1m (0 = unlimited)", rate);
+		snprintf(err, errlen, "rate: \"%s\" must look like N/DURATION, e.g. 20/1m (0 = unlimited)",
+		         rate);
 		return -1;
 	}
 	const char *ca = uri_get(u, "cacert");
@@ -232,7 +250,7 @@ struct flight {
 	struct msg *m;
 	struct http_req *req;
 	struct sink_req r;
-	size_t rate_slot;  /* where its send time is in the rate window */
+	size_t rate_slot; /* where its send time is in the rate window */
 	struct flight *next_free;
 };
 
@@ -290,7 +308,8 @@ bool sink_matches(const struct sink *s, const struct event *ev)
 static bool drains_fast(const struct sink *s)
 {
 	int64_t now = now_mono_ms();
-	return s->cfg.rate_n == 0 && s->backoff_until_ms <= now && s->last_ok_ms && now - s->last_ok_ms <= FAST_MS;
+	return s->cfg.rate_n == 0 && s->backoff_until_ms <= now && s->last_ok_ms &&
+	       now - s->last_ok_ms <= FAST_MS;
 }
 
 bool sink_wants_pause(const struct sink *s)
@@ -315,7 +334,7 @@ static void log_overflow(struct sink *s)
 	if (s->overflow_logged_ms && now - s->overflow_logged_ms < OVERFLOW_LOG_MS)
 		return;
 	log_warn("sink %s: queue full (%zu events, %zu bytes), dropped %llu event(s)", s->name, s->qlen,
-		 s->qbytes, (unsigned long long)s->overflow_since_log);
+	         s->qbytes, (unsigned long long)s->overflow_since_log);
 	s->overflow_logged_ms = now;
 	s->overflow_since_log = 0;
 }
@@ -328,7 +347,8 @@ bool sink_offer(struct sink *s, const struct event *ev, struct seen *seen, size_
 	if (!filter_match(s->filter, ev))
 		return false;
 	s->stats.matched++;
-	if (seen && !seen_should_alert(seen, slot, s->index, ev->eff_count, s->cfg.repeat_interval_s, now_s)) {
+	if (seen &&
+	    !seen_should_alert(seen, slot, s->index, ev->eff_count, s->cfg.repeat_interval_s, now_s)) {
 		s->stats.suppressed++;
 		return true;
 	}
@@ -340,7 +360,8 @@ bool sink_offer(struct sink *s, const struct event *ev, struct seen *seen, size_
 		log_warn("sink %s: cannot render event %s/%s: %s", s->name, ev->namespace, ev->name, err);
 		return true;
 	}
-	if (s->qlen >= s->cfg.queue_events || body.len > s->cfg.queue_bytes - MIN(s->qbytes, s->cfg.queue_bytes)) {
+	if (s->qlen >= s->cfg.queue_events ||
+	    body.len > s->cfg.queue_bytes - MIN(s->qbytes, s->cfg.queue_bytes)) {
 		s->stats.dropped++;
 		log_overflow(s);
 		return true;
@@ -351,8 +372,8 @@ bool sink_offer(struct sink *s, const struct event *ev, struct seen *seen, size_
 	m->attempts = 0;
 	m->len = (uint32_t)body.len;
 	snprintf(m->label, sizeof m->label, "%s %s/%s %s", ev->involved.kind,
-		 ev->involved.namespace[0] ? ev->involved.namespace : ev->namespace,
-		 ev->involved.name[0] ? ev->involved.name : ev->name, ev->reason);
+	         ev->involved.namespace[0] ? ev->involved.namespace : ev->namespace,
+	         ev->involved.name[0] ? ev->involved.name : ev->name, ev->reason);
 	memcpy(m->body, body.data ? body.data : "", body.len);
 	m->body[body.len] = '\0';
 	if (s->tail)
@@ -487,13 +508,14 @@ static void finish(struct sink *s, struct msg *m, enum delivery d, const char *w
 		if (now + delay > s->backoff_until_ms)
 			s->backoff_until_ms = now + delay;
 		log_warn("sink %s: %s, retry %u/%u in %.1fs (%s)", s->name, why, m->attempts,
-			 s->cfg.max_retries, (double)delay / 1000, m->label);
+		         s->cfg.max_retries, (double)delay / 1000, m->label);
 		push_front(s, m);
 		return;
 	}
 	s->stats.failed++;
 	if (d == DELIVERY_RETRY)
-		log_warn("sink %s: dropped %s after %u attempt(s): %s", s->name, m->label, m->attempts + 1, why);
+		log_warn("sink %s: dropped %s after %u attempt(s): %s", s->name, m->label, m->attempts + 1,
+		         why);
 	else
 		log_warn("sink %s: dropped %s: %s", s->name, m->label, why);
 	free(m);

@@ -14,11 +14,11 @@
 #include "gotime.h"
 #include "util.h"
 
-#define MAX_DEPTH 40       /* nesting of control structures and parentheses */
-#define MAX_VARS 64        /* variables in one template */
-#define MAX_ARGS 16        /* operands in one command */
-#define MAX_CMDS 16        /* commands in one pipeline */
-#define MAX_CHAIN 8        /* .A.B.C */
+#define MAX_DEPTH 40 /* nesting of control structures and parentheses */
+#define MAX_VARS 64  /* variables in one template */
+#define MAX_ARGS 16  /* operands in one command */
+#define MAX_CMDS 16  /* commands in one pipeline */
+#define MAX_CHAIN 8  /* .A.B.C */
 #define MAX_SRC (1 << 20)
 #define SCRATCH_BLOCK 16384
 #define SCRATCH_MAX (4 << 20)
@@ -44,8 +44,14 @@ enum vt {
 };
 
 static const char *const type_names[] = {
-	"<no value>", "nil", "bool", "int", "float64", "string", "v1.Time", "map[string]string", "v1.Event",
-	"v1.ObjectReference", "v1.EventSource", "v1.EventSeries", "v1.ObjectMeta", "v1.TypeMeta", "interface {}",
+	"<no value>",     "nil",
+	"bool",           "int",
+	"float64",        "string",
+	"v1.Time",        "map[string]string",
+	"v1.Event",       "v1.ObjectReference",
+	"v1.EventSource", "v1.EventSeries",
+	"v1.ObjectMeta",  "v1.TypeMeta",
+	"interface {}",
 };
 
 struct val {
@@ -69,14 +75,56 @@ struct val {
 };
 
 enum field {
-	F_TYPE, F_REASON, F_MESSAGE, F_COUNT, F_ACTION, F_NAME, F_NAMESPACE, F_UID, F_RV, F_CREATION,
-	F_LABELS, F_ANNOTATIONS, F_FIRST, F_LAST, F_EVENTTIME, F_RCONTROLLER, F_RINSTANCE, F_SERIES,
-	F_INVOLVED, F_SOURCE, F_OBJECTMETA, F_TYPEMETA, F_KIND, F_APIVERSION, F_GENERATENAME,
-	F_IO_KIND, F_IO_NAMESPACE, F_IO_NAME, F_IO_UID, F_IO_APIVERSION, F_IO_RV, F_IO_FIELDPATH,
-	F_SRC_COMPONENT, F_SRC_HOST, F_SERIES_COUNT, F_SERIES_LAST,
+	F_TYPE,
+	F_REASON,
+	F_MESSAGE,
+	F_COUNT,
+	F_ACTION,
+	F_NAME,
+	F_NAMESPACE,
+	F_UID,
+	F_RV,
+	F_CREATION,
+	F_LABELS,
+	F_ANNOTATIONS,
+	F_FIRST,
+	F_LAST,
+	F_EVENTTIME,
+	F_RCONTROLLER,
+	F_RINSTANCE,
+	F_SERIES,
+	F_INVOLVED,
+	F_SOURCE,
+	F_OBJECTMETA,
+	F_TYPEMETA,
+	F_KIND,
+	F_APIVERSION,
+	F_GENERATENAME,
+	F_IO_KIND,
+	F_IO_NAMESPACE,
+	F_IO_NAME,
+	F_IO_UID,
+	F_IO_APIVERSION,
+	F_IO_RV,
+	F_IO_FIELDPATH,
+	F_SRC_COMPONENT,
+	F_SRC_HOST,
+	F_SERIES_COUNT,
+	F_SERIES_LAST,
 	/* time methods */
-	M_FORMAT, M_UNIX, M_UNIXMILLI, M_UNIXNANO, M_UTC, M_LOCAL, M_STRING, M_ISZERO, M_YEAR, M_DAY, M_HOUR,
-	M_MINUTE, M_SECOND,
+	M_FORMAT,
+	M_UNIX,
+	M_UNIXMILLI,
+	M_UNIXNANO,
+	M_UTC,
+	M_LOCAL,
+	M_STRING,
+	M_ISZERO,
+	M_YEAR,
+	M_DAY,
+	M_HOUR,
+	M_MINUTE,
+	M_SECOND,
 	F_MAPKEY,
 };
 
@@ -153,7 +201,8 @@ static const struct fielddef fields[] = {
 static const struct fielddef *lookup_field(enum vt owner, const char *name, size_t n)
 {
 	for (size_t i = 0; i < ARRAY_LEN(fields); i++)
-		if (fields[i].owner == owner && strlen(fields[i].name) == n && memcmp(fields[i].name, name, n) == 0)
+		if (fields[i].owner == owner && strlen(fields[i].name) == n &&
+		    memcmp(fields[i].name, name, n) == 0)
 			return &fields[i];
 	return NULL;
 }
@@ -161,9 +210,30 @@ static const struct fielddef *lookup_field(enum vt owner, const char *name, size
 /* --- functions --------------------------------------------------------------- */
 
 enum fn {
-	FN_AND, FN_OR, FN_NOT, FN_EQ, FN_NE, FN_LT, FN_LE, FN_GT, FN_GE, FN_LEN, FN_INDEX, FN_PRINT,
-	FN_PRINTF, FN_PRINTLN, FN_JSON, FN_UPPER, FN_LOWER, FN_TRUNC, FN_DEFAULT, FN_REPLACE, FN_RAW,
-	FN_CONTAINS, FN_HASPREFIX, FN_HASSUFFIX,
+	FN_AND,
+	FN_OR,
+	FN_NOT,
+	FN_EQ,
+	FN_NE,
+	FN_LT,
+	FN_LE,
+	FN_GT,
+	FN_GE,
+	FN_LEN,
+	FN_INDEX,
+	FN_PRINT,
+	FN_PRINTF,
+	FN_PRINTLN,
+	FN_JSON,
+	FN_UPPER,
+	FN_LOWER,
+	FN_TRUNC,
+	FN_DEFAULT,
+	FN_REPLACE,
+	FN_RAW,
+	FN_CONTAINS,
+	FN_HASPREFIX,
+	FN_HASSUFFIX,
 };
 
 static const struct {
@@ -171,18 +241,30 @@ static const struct {
 	int min, max; /* argument counts, max -1 = any */
 	enum vt type;
 } funcs[] = {
-	[FN_AND] = { "and", 1, -1, V_ANY },     [FN_OR] = { "or", 1, -1, V_ANY },
-	[FN_NOT] = { "not", 1, 1, V_BOOL },     [FN_EQ] = { "eq", 2, -1, V_BOOL },
-	[FN_NE] = { "ne", 2, 2, V_BOOL },       [FN_LT] = { "lt", 2, 2, V_BOOL },
-	[FN_LE] = { "le", 2, 2, V_BOOL },       [FN_GT] = { "gt", 2, 2, V_BOOL },
-	[FN_GE] = { "ge", 2, 2, V_BOOL },       [FN_LEN] = { "len", 1, 1, V_INT },
-	[FN_INDEX] = { "index", 2, 2, V_STR },  [FN_PRINT] = { "print", 0, -1, V_STR },
-	[FN_PRINTF] = { "printf", 1, -1, V_STR }, [FN_PRINTLN] = { "println", 0, -1, V_STR },
-	[FN_JSON] = { "json", 1, 1, V_STR },    [FN_UPPER] = { "upper", 1, 1, V_STR },
-	[FN_LOWER] = { "lower", 1, 1, V_STR },  [FN_TRUNC] = { "trunc", 2, 2, V_STR },
-	[FN_DEFAULT] = { "default", 2, 2, V_ANY }, [FN_REPLACE] = { "replace", 3, 3, V_STR },
-	[FN_RAW] = { "raw", 1, 1, V_ANY },      [FN_CONTAINS] = { "contains", 2, 2, V_BOOL },
-	[FN_HASPREFIX] = { "hasPrefix", 2, 2, V_BOOL }, [FN_HASSUFFIX] = { "hasSuffix", 2, 2, V_BOOL },
+	[FN_AND] = { "and", 1, -1, V_ANY },
+	[FN_OR] = { "or", 1, -1, V_ANY },
+	[FN_NOT] = { "not", 1, 1, V_BOOL },
+	[FN_EQ] = { "eq", 2, -1, V_BOOL },
+	[FN_NE] = { "ne", 2, 2, V_BOOL },
+	[FN_LT] = { "lt", 2, 2, V_BOOL },
+	[FN_LE] = { "le", 2, 2, V_BOOL },
+	[FN_GT] = { "gt", 2, 2, V_BOOL },
+	[FN_GE] = { "ge", 2, 2, V_BOOL },
+	[FN_LEN] = { "len", 1, 1, V_INT },
+	[FN_INDEX] = { "index", 2, 2, V_STR },
+	[FN_PRINT] = { "print", 0, -1, V_STR },
+	[FN_PRINTF] = { "printf", 1, -1, V_STR },
+	[FN_PRINTLN] = { "println", 0, -1, V_STR },
+	[FN_JSON] = { "json", 1, 1, V_STR },
+	[FN_UPPER] = { "upper", 1, 1, V_STR },
+	[FN_LOWER] = { "lower", 1, 1, V_STR },
+	[FN_TRUNC] = { "trunc", 2, 2, V_STR },
+	[FN_DEFAULT] = { "default", 2, 2, V_ANY },
+	[FN_REPLACE] = { "replace", 3, 3, V_STR },
+	[FN_RAW] = { "raw", 1, 1, V_ANY },
+	[FN_CONTAINS] = { "contains", 2, 2, V_BOOL },
+	[FN_HASPREFIX] = { "hasPrefix", 2, 2, V_BOOL },
+	[FN_HASSUFFIX] = { "hasSuffix", 2, 2, V_BOOL },
 };
 
 /* --- the compiled form ---------------------------------------------------- */
@@ -200,13 +282,13 @@ enum okind { O_DOT, O_VAR, O_PIPE, O_STR, O_INT, O_FLOAT, O_BOOL, O_NIL, O_FUNC 
 struct operand {
 	enum okind k;
 	int line, col;
-	int var;            /* O_VAR: slot */
-	struct pipe *sub;   /* O_PIPE */
-	enum fn fn;         /* O_FUNC */
-	struct val lit;     /* literals */
+	int var;          /* O_VAR: slot */
+	struct pipe *sub; /* O_PIPE */
+	enum fn fn;       /* O_FUNC */
+	struct val lit;   /* literals */
 	struct chainel chain[MAX_CHAIN];
 	int nchain;
-	enum vt type;       /* static type of the whole operand */
+	enum vt type; /* static type of the whole operand */
 };
 
 struct cmd {
@@ -234,24 +316,39 @@ struct node {
 	const char *text; /* N_TEXT */
 	size_t len;
 	struct pipe *pipe;
-	bool in_string;   /* N_ACTION inside a JSON string literal */
+	bool in_string; /* N_ACTION inside a JSON string literal */
 	struct node *body, *alt;
 };
 
 struct tmpl {
 	enum tmpl_mode mode;
-	char *src;        /* owned copy: texts and names point into it */
+	char *src; /* owned copy: texts and names point into it */
 	struct node *root;
 	int nvars;
-	void **allocs;    /* everything allocated at compile time */
+	void **allocs; /* everything allocated at compile time */
 	size_t nallocs, capallocs;
 };
 
 /* --- the parser ------------------------------------------------------------ */
 
 enum tok {
-	K_EOF, K_END_ACTION, K_FIELD, K_VAR, K_IDENT, K_STR, K_RAWSTR, K_CHAR, K_NUM, K_PIPE, K_LPAREN,
-	K_RPAREN, K_DECLARE, K_ASSIGN, K_COMMA, K_DOT, K_ERROR,
+	K_EOF,
+	K_END_ACTION,
+	K_FIELD,
+	K_VAR,
+	K_IDENT,
+	K_STR,
+	K_RAWSTR,
+	K_CHAR,
+	K_NUM,
+	K_PIPE,
+	K_LPAREN,
+	K_RPAREN,
+	K_DECLARE,
+	K_ASSIGN,
+	K_COMMA,
+	K_DOT,
+	K_ERROR,
 };
 
 struct token {
@@ -445,12 +542,12 @@ static void lex(struct parser *ps)
 		break;
 	default:
 		if (isdigit((unsigned char)c) || ((c == '-' || c == '+') && ps->p + 1 < ps->end &&
-						  (isdigit((unsigned char)ps->p[1]) || ps->p[1] == '.'))) {
-number:
+		                                  (isdigit((unsigned char)ps->p[1]) || ps->p[1] == '.'))) {
+		number:
 			advance(ps, 1);
-			while (ps->p < ps->end && (isalnum((unsigned char)*ps->p) || *ps->p == '.' || *ps->p == '_' ||
-						   ((*ps->p == '-' || *ps->p == '+') &&
-						    (ps->p[-1] == 'e' || ps->p[-1] == 'E'))))
+			while (ps->p < ps->end &&
+			       (isalnum((unsigned char)*ps->p) || *ps->p == '.' || *ps->p == '_' ||
+			        ((*ps->p == '-' || *ps->p == '+') && (ps->p[-1] == 'e' || ps->p[-1] == 'E'))))
 				advance(ps, 1);
 			t->k = K_NUM;
 		} else if (isalpha((unsigned char)c) || c == '_') {
@@ -488,24 +585,45 @@ static char *unquote(struct parser *ps, const struct token *t, size_t *outlen)
 		}
 		c = t->p[++i];
 		switch (c) {
-		case 'n': out[o++] = '\n'; break;
-		case 't': out[o++] = '\t'; break;
-		case 'r': out[o++] = '\r'; break;
-		case 'a': out[o++] = '\a'; break;
-		case 'b': out[o++] = '\b'; break;
-		case 'f': out[o++] = '\f'; break;
-		case 'v': out[o++] = '\v'; break;
-		case '\\': out[o++] = '\\'; break;
-		case '"': out[o++] = '"'; break;
-		case '\'': out[o++] = '\''; break;
+		case 'n':
+			out[o++] = '\n';
+			break;
+		case 't':
+			out[o++] = '\t';
+			break;
+		case 'r':
+			out[o++] = '\r';
+			break;
+		case 'a':
+			out[o++] = '\a';
+			break;
+		case 'b':
+			out[o++] = '\b';
+			break;
+		case 'f':
+			out[o++] = '\f';
+			break;
+		case 'v':
+			out[o++] = '\v';
+			break;
+		case '\\':
+			out[o++] = '\\';
+			break;
+		case '"':
+			out[o++] = '"';
+			break;
+		case '\'':
+			out[o++] = '\'';
+			break;
 		case 'x': {
 			int v = 0;
 			for (int k = 0; k < 2; k++) {
 				char h = t->p[++i];
-				int d = isdigit((unsigned char)h) ? h - '0' : (tolower((unsigned char)h) >= 'a' &&
-									      tolower((unsigned char)h) <= 'f')
-										     ? tolower((unsigned char)h) - 'a' + 10
-										     : -1;
+				int d =
+				    isdigit((unsigned char)h) ? h - '0'
+				    : (tolower((unsigned char)h) >= 'a' && tolower((unsigned char)h) <= 'f')
+				        ? tolower((unsigned char)h) - 'a' + 10
+				        : -1;
 				if (d < 0 || i + 1 >= t->n) {
 					perr(ps, t->line, t->col, "invalid syntax in string literal");
 					return NULL;
@@ -521,10 +639,11 @@ static char *unquote(struct parser *ps, const struct token *t, size_t *outlen)
 			unsigned v = 0;
 			for (int k = 0; k < nd; k++) {
 				char h = t->p[++i];
-				int d = isdigit((unsigned char)h) ? h - '0' : (tolower((unsigned char)h) >= 'a' &&
-									      tolower((unsigned char)h) <= 'f')
-										     ? tolower((unsigned char)h) - 'a' + 10
-										     : -1;
+				int d =
+				    isdigit((unsigned char)h) ? h - '0'
+				    : (tolower((unsigned char)h) >= 'a' && tolower((unsigned char)h) <= 'f')
+				        ? tolower((unsigned char)h) - 'a' + 10
+				        : -1;
 				if (d < 0 || i + 1 >= t->n) {
 					perr(ps, t->line, t->col, "invalid syntax in string literal");
 					return NULL;
@@ -577,7 +696,8 @@ static int find_var(struct parser *ps, const char *name, size_t n)
 }
 
 /* Resolve .Name on a static type; V_ANY defers to render time. */
-static bool chain_step(struct parser *ps, struct operand *o, const struct token *t, const char *name, size_t n)
+static bool chain_step(struct parser *ps, struct operand *o, const struct token *t, const char *name,
+                       size_t n)
 {
 	if (o->nchain == MAX_CHAIN) {
 		perr(ps, t->line, t->col, "field chain too long");
@@ -595,7 +715,8 @@ static bool chain_step(struct parser *ps, struct operand *o, const struct token 
 	}
 	el->def = lookup_field(o->type, name, n);
 	if (!el->def) {
-		perr(ps, t->line, t->col, "can't evaluate field %.*s in type %s", (int)n, name, type_names[o->type]);
+		perr(ps, t->line, t->col, "can't evaluate field %.*s in type %s", (int)n, name,
+		     type_names[o->type]);
 		return false;
 	}
 	o->type = el->def->type;
@@ -800,8 +921,8 @@ static bool check_cmd(struct parser *ps, struct cmd *c, bool piped)
 	if (head->k == O_FUNC) {
 		int min = funcs[head->fn].min, max = funcs[head->fn].max;
 		if (given < min || (max >= 0 && given > max)) {
-			perr(ps, c->line, c->col, "wrong number of args for %s: want %d got %d", funcs[head->fn].name,
-			     min, given);
+			perr(ps, c->line, c->col, "wrong number of args for %s: want %d got %d",
+			     funcs[head->fn].name, min, given);
 			return false;
 		}
 		c->type = funcs[head->fn].type;
@@ -817,14 +938,15 @@ static bool check_cmd(struct parser *ps, struct cmd *c, bool piped)
 		return true;
 	}
 	const struct chainel *last = head->nchain ? &head->chain[head->nchain - 1] : NULL;
-	int takes = last && last->def ? last->def->nargs : (last && !last->def && head->type == V_ANY ? -1 : 0);
+	int takes =
+	    last && last->def ? last->def->nargs : (last && !last->def && head->type == V_ANY ? -1 : 0);
 	if (takes >= 0 && given != takes) {
 		if (takes == 0)
 			perr(ps, c->line, c->col, "can't give argument to non-function %s",
 			     head->k == O_STR ? "string" : "value");
 		else
-			perr(ps, c->line, c->col, "wrong number of args for %.*s: want %d got %d", (int)last->len,
-			     last->name, takes, given);
+			perr(ps, c->line, c->col, "wrong number of args for %.*s: want %d got %d",
+			     (int)last->len, last->name, takes, given);
 		return false;
 	}
 	return true;
@@ -862,8 +984,8 @@ static struct pipe *parse_pipe(struct parser *ps, bool allow_decl, bool range_de
 				if (assign) {
 					int v = find_var(ps, names[i].p, names[i].n);
 					if (v < 0) {
-						perr(ps, names[i].line, names[i].col, "undefined variable: %.*s",
-						     (int)names[i].n, names[i].p);
+						perr(ps, names[i].line, names[i].col,
+						     "undefined variable: %.*s", (int)names[i].n, names[i].p);
 						return NULL;
 					}
 					p->decl[i] = ps->vars[v].slot;
@@ -891,7 +1013,8 @@ static struct pipe *parse_pipe(struct parser *ps, bool allow_decl, bool range_de
 					v->name = names[i].p;
 					v->n = names[i].n;
 					v->slot = p->decl[i];
-					v->type = range_decl ? V_STR : p->type; /* range: refined by the caller */
+					v->type =
+					    range_decl ? V_STR : p->type; /* range: refined by the caller */
 				}
 			}
 			return p;
@@ -970,7 +1093,10 @@ static struct node *parse_control(struct parser *ps, enum nkind k, int line, int
 	}
 	if (ps->tok.k != K_END_ACTION) {
 		perr(ps, ps->tok.line, ps->tok.col, "unexpected \"%.*s\" in %s", (int)MIN(ps->tok.n, 20),
-		     ps->tok.p, k == N_IF ? "if" : k == N_WITH ? "with" : "range");
+		     ps->tok.p,
+		     k == N_IF     ? "if"
+		     : k == N_WITH ? "with"
+		                   : "range");
 		return NULL;
 	}
 	enum vt dot = ps->dot[ps->level];
@@ -1025,7 +1151,8 @@ static struct node *parse_control(struct parser *ps, enum nkind k, int line, int
 		if (s == STOP_ERROR)
 			return NULL;
 		if (s != STOP_END) {
-			perr(ps, line, col, s == STOP_ELSE ? "expected end; found else" : "unexpected EOF: missing {{end}}");
+			perr(ps, line, col,
+			     s == STOP_ELSE ? "expected end; found else" : "unexpected EOF: missing {{end}}");
 			return NULL;
 		}
 	}
@@ -1134,8 +1261,8 @@ static enum stop parse_list(struct parser *ps, struct node **head, int line, int
 			}
 			lex(ps);
 			if (t->k != K_END_ACTION) {
-				perr(ps, t->line, t->col, "unexpected \"%.*s\" in %s", (int)MIN(t->n, 20), t->p,
-				     brk ? "break" : "continue");
+				perr(ps, t->line, t->col, "unexpected \"%.*s\" in %s", (int)MIN(t->n, 20),
+				     t->p, brk ? "break" : "continue");
 				return STOP_ERROR;
 			}
 			n = new_node(ps, brk ? N_BREAK : N_CONTINUE, al, ac);
@@ -1152,8 +1279,8 @@ static enum stop parse_list(struct parser *ps, struct node **head, int line, int
 				if (t->k == K_EOF)
 					perr(ps, al, ac, "unclosed action");
 				else
-					perr(ps, t->line, t->col, "unexpected \"%.*s\" in operand", (int)MIN(t->n, 20),
-					     t->p);
+					perr(ps, t->line, t->col, "unexpected \"%.*s\" in operand",
+					     (int)MIN(t->n, 20), t->p);
 				return STOP_ERROR;
 			}
 		}
@@ -1314,14 +1441,21 @@ static void rerr(struct rctx *c, int line, int col, const char *fmt, ...)
 static bool truth(const struct val *v)
 {
 	switch (v->t) {
-	case V_BOOL: return v->u.b;
-	case V_INT: return v->u.i != 0;
-	case V_FLOAT: return v->u.f != 0;
-	case V_STR: return v->u.s.n > 0;
-	case V_MAP: return v->u.map.n > 0;
+	case V_BOOL:
+		return v->u.b;
+	case V_INT:
+		return v->u.i != 0;
+	case V_FLOAT:
+		return v->u.f != 0;
+	case V_STR:
+		return v->u.s.n > 0;
+	case V_MAP:
+		return v->u.map.n > 0;
 	case V_MISSING:
-	case V_NIL: return false;
-	default: return true; /* structs and times */
+	case V_NIL:
+		return false;
+	default:
+		return true; /* structs and times */
 	}
 }
 
@@ -1330,10 +1464,18 @@ static void print_val(struct rctx *c, struct buf *b, const struct val *v)
 {
 	(void)c;
 	switch (v->t) {
-	case V_MISSING: buf_puts(b, "<no value>"); break;
-	case V_NIL: buf_puts(b, "<nil>"); break;
-	case V_BOOL: buf_puts(b, v->u.b ? "true" : "false"); break;
-	case V_INT: buf_printf(b, "%lld", (long long)v->u.i); break;
+	case V_MISSING:
+		buf_puts(b, "<no value>");
+		break;
+	case V_NIL:
+		buf_puts(b, "<nil>");
+		break;
+	case V_BOOL:
+		buf_puts(b, v->u.b ? "true" : "false");
+		break;
+	case V_INT:
+		buf_printf(b, "%lld", (long long)v->u.i);
+		break;
 	case V_FLOAT: {
 		char tmp[40];
 		snprintf(tmp, sizeof tmp, "%.17g", v->u.f);
@@ -1349,8 +1491,12 @@ static void print_val(struct rctx *c, struct buf *b, const struct val *v)
 		buf_puts(b, tmp);
 		break;
 	}
-	case V_STR: buf_append(b, v->u.s.p, v->u.s.n); break;
-	case V_TIME: gotime_string(b, v->u.tm, v->utc); break;
+	case V_STR:
+		buf_append(b, v->u.s.p, v->u.s.n);
+		break;
+	case V_TIME:
+		gotime_string(b, v->u.tm, v->utc);
+		break;
 	case V_MAP:
 		buf_puts(b, "map[");
 		for (size_t i = 0; i < v->u.map.n; i++)
@@ -1369,7 +1515,8 @@ static void print_val(struct rctx *c, struct buf *b, const struct val *v)
 	}
 }
 
-static struct val field_of(struct rctx *c, const struct val *base, const struct chainel *el, int line, int col)
+static struct val field_of(struct rctx *c, const struct val *base, const struct chainel *el, int line,
+                           int col)
 {
 	const struct event *ev = c->ev;
 	const struct fielddef *d = el->def;
@@ -1392,46 +1539,106 @@ static struct val field_of(struct rctx *c, const struct val *base, const struct 
 	}
 	v.t = d->type;
 	switch (d->id) {
-	case F_TYPE: return cstr(ev->type);
-	case F_REASON: return cstr(ev->reason);
-	case F_MESSAGE: return cstr(ev->message);
-	case F_ACTION: return cstr(ev->action);
-	case F_NAME: return cstr(ev->name);
-	case F_NAMESPACE: return cstr(ev->namespace);
-	case F_UID: return cstr(ev->uid);
-	case F_RV: return cstr(ev->resource_version);
-	case F_GENERATENAME: return cstr("");
-	case F_RCONTROLLER: return cstr(ev->reporting_controller);
-	case F_RINSTANCE: return cstr(ev->reporting_instance);
-	case F_KIND: return cstr("Event");
-	case F_APIVERSION: return cstr("v1");
-	case F_IO_KIND: return cstr(ev->involved.kind);
-	case F_IO_NAMESPACE: return cstr(ev->involved.namespace);
-	case F_IO_NAME: return cstr(ev->involved.name);
-	case F_IO_UID: return cstr(ev->involved.uid);
-	case F_IO_APIVERSION: return cstr(ev->involved.api_version);
-	case F_IO_RV: return cstr(ev->involved.resource_version);
-	case F_IO_FIELDPATH: return cstr(ev->involved.field_path);
-	case F_SRC_COMPONENT: return cstr(ev->source.component);
-	case F_SRC_HOST: return cstr(ev->source.host);
-	case F_COUNT: v.u.i = ev->eff_count; return v;
-	case F_SERIES_COUNT: v.u.i = ev->series_count; return v;
-	case F_CREATION: v.u.tm = ev->creation; return v;
-	case F_FIRST: v.u.tm = ev->first_ts; return v;
-	case F_LAST: v.u.tm = event_last_time(ev, c->now); return v;
-	case F_EVENTTIME: v.u.tm = ev->event_time; return v;
-	case F_SERIES_LAST: v.u.tm = ev->series_last_observed; return v;
-	case F_LABELS: v.u.map.kv = ev->labels; v.u.map.n = ev->nlabels; return v;
-	case F_ANNOTATIONS: v.u.map.kv = ev->annotations; v.u.map.n = ev->nannotations; return v;
-	case F_SERIES: case F_INVOLVED: case F_SOURCE: case F_OBJECTMETA: case F_TYPEMETA: return v;
-	case M_UNIX: v.u.i = ktime_is_zero(base->u.tm) ? -62135596800LL : base->u.tm.sec; return v;
-	case M_UNIXMILLI:
-		v.u.i = ktime_is_zero(base->u.tm) ? -62135596800000LL : base->u.tm.sec * 1000 + base->u.tm.nsec / 1000000;
+	case F_TYPE:
+		return cstr(ev->type);
+	case F_REASON:
+		return cstr(ev->reason);
+	case F_MESSAGE:
+		return cstr(ev->message);
+	case F_ACTION:
+		return cstr(ev->action);
+	case F_NAME:
+		return cstr(ev->name);
+	case F_NAMESPACE:
+		return cstr(ev->namespace);
+	case F_UID:
+		return cstr(ev->uid);
+	case F_RV:
+		return cstr(ev->resource_version);
+	case F_GENERATENAME:
+		return cstr("");
+	case F_RCONTROLLER:
+		return cstr(ev->reporting_controller);
+	case F_RINSTANCE:
+		return cstr(ev->reporting_instance);
+	case F_KIND:
+		return cstr("Event");
+	case F_APIVERSION:
+		return cstr("v1");
+	case F_IO_KIND:
+		return cstr(ev->involved.kind);
+	case F_IO_NAMESPACE:
+		return cstr(ev->involved.namespace);
+	case F_IO_NAME:
+		return cstr(ev->involved.name);
+	case F_IO_UID:
+		return cstr(ev->involved.uid);
+	case F_IO_APIVERSION:
+		return cstr(ev->involved.api_version);
+	case F_IO_RV:
+		return cstr(ev->involved.resource_version);
+	case F_IO_FIELDPATH:
+		return cstr(ev->involved.field_path);
+	case F_SRC_COMPONENT:
+		return cstr(ev->source.component);
+	case F_SRC_HOST:
+		return cstr(ev->source.host);
+	case F_COUNT:
+		v.u.i = ev->eff_count;
 		return v;
-	case M_UNIXNANO: v.u.i = base->u.tm.sec * 1000000000 + base->u.tm.nsec; return v;
-	case M_UTC: v = *base; v.utc = true; return v;
-	case M_LOCAL: v = *base; v.utc = false; return v;
-	case M_ISZERO: v.u.b = ktime_is_zero(base->u.tm); return v;
+	case F_SERIES_COUNT:
+		v.u.i = ev->series_count;
+		return v;
+	case F_CREATION:
+		v.u.tm = ev->creation;
+		return v;
+	case F_FIRST:
+		v.u.tm = ev->first_ts;
+		return v;
+	case F_LAST:
+		v.u.tm = event_last_time(ev, c->now);
+		return v;
+	case F_EVENTTIME:
+		v.u.tm = ev->event_time;
+		return v;
+	case F_SERIES_LAST:
+		v.u.tm = ev->series_last_observed;
+		return v;
+	case F_LABELS:
+		v.u.map.kv = ev->labels;
+		v.u.map.n = ev->nlabels;
+		return v;
+	case F_ANNOTATIONS:
+		v.u.map.kv = ev->annotations;
+		v.u.map.n = ev->nannotations;
+		return v;
+	case F_SERIES:
+	case F_INVOLVED:
+	case F_SOURCE:
+	case F_OBJECTMETA:
+	case F_TYPEMETA:
+		return v;
+	case M_UNIX:
+		v.u.i = ktime_is_zero(base->u.tm) ? -62135596800LL : base->u.tm.sec;
+		return v;
+	case M_UNIXMILLI:
+		v.u.i = ktime_is_zero(base->u.tm) ? -62135596800000LL
+		                                  : base->u.tm.sec * 1000 + base->u.tm.nsec / 1000000;
+		return v;
+	case M_UNIXNANO:
+		v.u.i = base->u.tm.sec * 1000000000 + base->u.tm.nsec;
+		return v;
+	case M_UTC:
+		v = *base;
+		v.utc = true;
+		return v;
+	case M_LOCAL:
+		v = *base;
+		v.utc = false;
+		return v;
+	case M_ISZERO:
+		v.u.b = ktime_is_zero(base->u.tm);
+		return v;
 	case M_STRING: {
 		struct buf b = BUF_INIT(128);
 		gotime_string(&b, base->u.tm, base->utc);
@@ -1439,7 +1646,11 @@ static struct val field_of(struct rctx *c, const struct val *base, const struct 
 		buf_free(&b);
 		return v;
 	}
-	case M_YEAR: case M_DAY: case M_HOUR: case M_MINUTE: case M_SECOND: {
+	case M_YEAR:
+	case M_DAY:
+	case M_HOUR:
+	case M_MINUTE:
+	case M_SECOND: {
 		struct buf b = BUF_INIT(16);
 		static const char *const lay[] = { "2006", "2", "15", "4", "5" };
 		gotime_format(&b, base->u.tm, base->utc, lay[d->id - M_YEAR]);
@@ -1460,7 +1671,8 @@ static int cmp_vals(struct rctx *c, const struct val *a, const struct val *b, in
 {
 	*ok = true;
 	if ((a->t == V_INT || a->t == V_FLOAT) && (b->t == V_INT || b->t == V_FLOAT)) {
-		double x = a->t == V_INT ? (double)a->u.i : a->u.f, y = b->t == V_INT ? (double)b->u.i : b->u.f;
+		double x = a->t == V_INT ? (double)a->u.i : a->u.f,
+		       y = b->t == V_INT ? (double)b->u.i : b->u.f;
 		if (a->t == V_INT && b->t == V_INT)
 			return a->u.i < b->u.i ? -1 : a->u.i > b->u.i;
 		return x < y ? -1 : x > y;
@@ -1473,7 +1685,8 @@ static int cmp_vals(struct rctx *c, const struct val *a, const struct val *b, in
 	if (a->t == V_BOOL && b->t == V_BOOL)
 		return a->u.b == b->u.b ? 0 : (a->u.b ? 1 : -1);
 	*ok = false;
-	rerr(c, line, col, "incompatible types for comparison: %s and %s", type_names[a->t], type_names[b->t]);
+	rerr(c, line, col, "incompatible types for comparison: %s and %s", type_names[a->t],
+	     type_names[b->t]);
 	return 0;
 }
 
@@ -1551,7 +1764,7 @@ static void go_printf(struct rctx *c, struct buf *b, const struct val *args, int
 			if (a->t == V_INT && verb != 'c' && verb != 'b') {
 				char fmt2[40];
 				snprintf(fmt2, sizeof fmt2, "%%%s%s%sll%c", flags, width >= 0 ? "*" : "",
-					 prec >= 0 ? ".*" : "", verb);
+				         prec >= 0 ? ".*" : "", verb);
 				if (width >= 0 && prec >= 0)
 					buf_printf(&item, fmt2, width, prec, (long long)a->u.i);
 				else if (width >= 0)
@@ -1582,7 +1795,8 @@ static void go_printf(struct rctx *c, struct buf *b, const struct val *args, int
 				buf_puts(&item, u);
 			} else if (a->t == V_STR && (verb == 'x' || verb == 'X')) {
 				for (size_t i = 0; i < a->u.s.n; i++)
-					buf_printf(&item, verb == 'x' ? "%02x" : "%02X", (unsigned char)a->u.s.p[i]);
+					buf_printf(&item, verb == 'x' ? "%02x" : "%02X",
+					           (unsigned char)a->u.s.p[i]);
 			} else if (a->t == V_INT && verb == 'b') {
 				uint64_t u = (uint64_t)a->u.i;
 				char bits[65];
@@ -1611,8 +1825,8 @@ static void go_printf(struct rctx *c, struct buf *b, const struct val *args, int
 					buf_printf(&item, "%%!%c(int=%lld)", verb, (long long)a->u.i);
 				} else {
 					char fmt2[40];
-					snprintf(fmt2, sizeof fmt2, "%%%s%s%s%c", flags, width >= 0 ? "*" : "",
-						 prec >= 0 ? ".*" : "", verb);
+					snprintf(fmt2, sizeof fmt2, "%%%s%s%s%c", flags,
+					         width >= 0 ? "*" : "", prec >= 0 ? ".*" : "", verb);
 					if (width >= 0 && prec >= 0)
 						buf_printf(&item, fmt2, width, prec, d);
 					else if (width >= 0)
@@ -1689,10 +1903,14 @@ static void json_val(struct rctx *c, struct buf *b, const struct val *v)
 {
 	switch (v->t) {
 	case V_MISSING:
-	case V_NIL: buf_puts(b, "null"); break;
+	case V_NIL:
+		buf_puts(b, "null");
+		break;
 	case V_BOOL:
 	case V_INT:
-	case V_FLOAT: print_val(c, b, v); break;
+	case V_FLOAT:
+		print_val(c, b, v);
+		break;
 	case V_MAP:
 		buf_putc(b, '{');
 		for (size_t i = 0; i < v->u.map.n; i++) {
@@ -1721,7 +1939,7 @@ static void json_val(struct rctx *c, struct buf *b, const struct val *v)
 }
 
 static struct val call(struct rctx *c, enum fn fn, struct val *a, int n, const struct cmd *cmd,
-		       const struct val *dot)
+                       const struct val *dot)
 {
 	struct val r = { .t = V_BOOL };
 	int line = cmd->line, col = cmd->col;
@@ -1739,7 +1957,8 @@ static struct val call(struct rctx *c, enum fn fn, struct val *a, int n, const s
 		return r;
 	case FN_EQ:
 		for (int i = 1; i < n; i++) {
-			if (a[0].t == V_NIL || a[i].t == V_NIL || a[0].t == V_MISSING || a[i].t == V_MISSING) {
+			if (a[0].t == V_NIL || a[i].t == V_NIL || a[0].t == V_MISSING ||
+			    a[i].t == V_MISSING) {
 				r.u.b = a[0].t == a[i].t;
 			} else {
 				r.u.b = cmp_vals(c, &a[0], &a[i], line, col, &ok) == 0 && ok;
@@ -1778,11 +1997,13 @@ static struct val call(struct rctx *c, enum fn fn, struct val *a, int n, const s
 		if (a[0].t != V_MAP) {
 			if (a[0].t == V_MISSING || a[0].t == V_NIL)
 				return cstr("");
-			rerr(c, line, col, "error calling index: can't index item of type %s", type_names[a[0].t]);
+			rerr(c, line, col, "error calling index: can't index item of type %s",
+			     type_names[a[0].t]);
 			return r;
 		}
 		if (a[1].t != V_STR) {
-			rerr(c, line, col, "error calling index: value has type %s; should be string", type_names[a[1].t]);
+			rerr(c, line, col, "error calling index: value has type %s; should be string",
+			     type_names[a[1].t]);
 			return r;
 		}
 		for (size_t i = 0; i < a[0].u.map.n; i++)
@@ -1827,7 +2048,8 @@ static struct val call(struct rctx *c, enum fn fn, struct val *a, int n, const s
 		if (!p)
 			return r;
 		for (size_t i = 0; i < s.u.s.n; i++)
-			p[i] = (char)(fn == FN_UPPER ? toupper((unsigned char)s.u.s.p[i]) : tolower((unsigned char)s.u.s.p[i]));
+			p[i] = (char)(fn == FN_UPPER ? toupper((unsigned char)s.u.s.p[i])
+			                             : tolower((unsigned char)s.u.s.p[i]));
 		p[s.u.s.n] = '\0';
 		return str_val(p, s.u.s.n);
 	}
@@ -1848,7 +2070,8 @@ static struct val call(struct rctx *c, enum fn fn, struct val *a, int n, const s
 		struct val old = as_text(c, &a[0]), nw = as_text(c, &a[1]), s = as_text(c, &a[2]);
 		struct buf b = BUF_INIT(1 << 20);
 		for (size_t i = 0; i < s.u.s.n;) {
-			if (old.u.s.n && i + old.u.s.n <= s.u.s.n && memcmp(s.u.s.p + i, old.u.s.p, old.u.s.n) == 0) {
+			if (old.u.s.n && i + old.u.s.n <= s.u.s.n &&
+			    memcmp(s.u.s.p + i, old.u.s.p, old.u.s.n) == 0) {
 				buf_append(&b, nw.u.s.p, nw.u.s.n);
 				i += old.u.s.n;
 			} else {
@@ -1885,16 +2108,28 @@ static struct val eval_operand(struct rctx *c, const struct operand *o, const st
 {
 	struct val v = { 0 };
 	switch (o->k) {
-	case O_DOT: v = *dot; break;
-	case O_VAR: v = c->vars[o->var]; break;
-	case O_PIPE: v = eval_pipe(c, o->sub, dot); break;
-	case O_STR: case O_INT: case O_FLOAT: case O_BOOL: case O_NIL: return o->lit;
-	case O_FUNC: return v;
+	case O_DOT:
+		v = *dot;
+		break;
+	case O_VAR:
+		v = c->vars[o->var];
+		break;
+	case O_PIPE:
+		v = eval_pipe(c, o->sub, dot);
+		break;
+	case O_STR:
+	case O_INT:
+	case O_FLOAT:
+	case O_BOOL:
+	case O_NIL:
+		return o->lit;
+	case O_FUNC:
+		return v;
 	}
 	for (int i = 0; i < nchain && !c->failed; i++) {
 		if (v.t == V_MISSING || v.t == V_NIL) {
-			rerr(c, o->line, o->col, "nil pointer evaluating %s.%.*s", type_names[v.t], (int)o->chain[i].len,
-			     o->chain[i].name);
+			rerr(c, o->line, o->col, "nil pointer evaluating %s.%.*s", type_names[v.t],
+			     (int)o->chain[i].len, o->chain[i].name);
 			return v;
 		}
 		v = field_of(c, &v, &o->chain[i], o->line, o->col);
@@ -1902,7 +2137,8 @@ static struct val eval_operand(struct rctx *c, const struct operand *o, const st
 	return v;
 }
 
-static struct val eval_cmd(struct rctx *c, const struct cmd *cmd, const struct val *dot, const struct val *piped)
+static struct val eval_cmd(struct rctx *c, const struct cmd *cmd, const struct val *dot,
+                           const struct val *piped)
 {
 	struct val args[MAX_ARGS + 1];
 	int n = 0;
@@ -1913,7 +2149,9 @@ static struct val eval_cmd(struct rctx *c, const struct cmd *cmd, const struct v
 			struct val v = { 0 };
 			int total = cmd->nargs - 1 + (piped ? 1 : 0);
 			for (int i = 0; i < total; i++) {
-				v = i < cmd->nargs - 1 ? eval_operand(c, &cmd->args[i + 1], dot, cmd->args[i + 1].nchain) : *piped;
+				v = i < cmd->nargs - 1
+				        ? eval_operand(c, &cmd->args[i + 1], dot, cmd->args[i + 1].nchain)
+				        : *piped;
 				if (c->failed)
 					return v;
 				if (truth(&v) == (head->fn == FN_OR))
@@ -1937,14 +2175,18 @@ static struct val eval_cmd(struct rctx *c, const struct cmd *cmd, const struct v
 		struct val base = eval_operand(c, head, dot, head->nchain - 1);
 		if (c->failed)
 			return base;
-		const struct fielddef *d = last->def ? last->def : lookup_field(base.t, last->name, last->len);
+		const struct fielddef *d =
+		    last->def ? last->def : lookup_field(base.t, last->name, last->len);
 		if (!d || d->id != M_FORMAT) {
-			rerr(c, cmd->line, cmd->col, "can't give argument to non-function %.*s", (int)last->len, last->name);
+			rerr(c, cmd->line, cmd->col, "can't give argument to non-function %.*s",
+			     (int)last->len, last->name);
 			return base;
 		}
-		struct val layout = cmd->nargs > 1 ? eval_operand(c, &cmd->args[1], dot, cmd->args[1].nchain) : *piped;
+		struct val layout =
+		    cmd->nargs > 1 ? eval_operand(c, &cmd->args[1], dot, cmd->args[1].nchain) : *piped;
 		if (layout.t != V_STR) {
-			rerr(c, cmd->line, cmd->col, "wrong type for value; expected string; got %s", type_names[layout.t]);
+			rerr(c, cmd->line, cmd->col, "wrong type for value; expected string; got %s",
+			     type_names[layout.t]);
 			return base;
 		}
 		char *lay = scratch_alloc(c, layout.u.s.n + 1);
@@ -1959,8 +2201,8 @@ static struct val eval_cmd(struct rctx *c, const struct cmd *cmd, const struct v
 		return r;
 	}
 	if (last && last->def && last->def->nargs > 0) {
-		rerr(c, cmd->line, cmd->col, "wrong number of args for %.*s: want %d got 0", (int)last->len, last->name,
-		     last->def->nargs);
+		rerr(c, cmd->line, cmd->col, "wrong number of args for %.*s: want %d got 0", (int)last->len,
+		     last->name, last->def->nargs);
 		return (struct val){ 0 };
 	}
 	if (piped) {
@@ -2063,7 +2305,7 @@ static void exec_list(struct rctx *c, const struct node *n, const struct val *do
 }
 
 int tmpl_render(const struct tmpl *t, const struct event *ev, struct ktime now, struct buf *out, char *err,
-		size_t errlen)
+                size_t errlen)
 {
 	struct rctx c;
 	size_t start = out->len;

@@ -152,7 +152,7 @@ static int parse_query(struct uri *u, const char *q, size_t n, char *err, size_t
 			char *v = eq ? uri_unescape(eq + 1, (size_t)(pend - eq - 1), true) : xstrdup("");
 			if (!k || !v) {
 				snprintf(err, errlen, "invalid percent escape in query parameter \"%.*s\"",
-					 (int)MIN((size_t)(kend - q), 64), q);
+				         (int)MIN((size_t)(kend - q), 64), q);
 				free(k);
 				free(v);
 				return -1;
@@ -238,7 +238,8 @@ int uri_parse(const char *value, struct uri *u, char *err, size_t errlen)
 		u->host = xstrdup("");
 	u->path = uri_unescape(p, (size_t)(before_q - p), false);
 	if (!u->path) {
-		snprintf(err, errlen, "invalid URL escape in \"%.*s\"", (int)MIN((size_t)(before_q - p), 64), p);
+		snprintf(err, errlen, "invalid URL escape in \"%.*s\"", (int)MIN((size_t)(before_q - p), 64),
+		         p);
 		goto fail;
 	}
 	if (qm && parse_query(u, qm + 1, (size_t)(end - qm - 1), err, errlen) < 0)

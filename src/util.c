@@ -129,7 +129,7 @@ int parse_duration_ms(const char *s, int64_t *out_ms)
 		double ms;
 	} units[] = {
 		{ "ns", 1e-6 }, { "us", 1e-3 }, { "\xc2\xb5s", 1e-3 }, { "\xce\xbcs", 1e-3 },
-		{ "ms", 1 },    { "s", 1e3 },   { "m", 6e4 },            { "h", 3.6e6 },
+		{ "ms", 1 },    { "s", 1e3 },   { "m", 6e4 },          { "h", 3.6e6 },
 	};
 	const char *p = s;
 	bool neg = false;

@@ -33,30 +33,30 @@ struct watch {
 	void *ctx;
 	watch_done_cb done;
 
-	enum phase phase;      /* what the current request does */
-	enum phase resume;     /* what to do after a backoff */
+	enum phase phase;  /* what the current request does */
+	enum phase resume; /* what to do after a backoff */
 	struct http_req *req;
 	struct kube_req kr;
 	struct lines lines;
 	struct jscan scan;
-	struct buf errbody;    /* body of a non-200 answer (bounded) */
-	char rv[128];          /* last resourceVersion seen */
-	char list_rv[128];     /* resourceVersion of the list being read */
-	char cont[4096];       /* continue token of the list being read */
-	bool meta_bad;         /* the list metadata did not fit */
-	bool expired;          /* in-stream 410 */
-	char stream_err[200];  /* other in-stream ERROR */
+	struct buf errbody;   /* body of a non-200 answer (bounded) */
+	char rv[128];         /* last resourceVersion seen */
+	char list_rv[128];    /* resourceVersion of the list being read */
+	char cont[4096];      /* continue token of the list being read */
+	bool meta_bad;        /* the list metadata did not fit */
+	bool expired;         /* in-stream 410 */
+	char stream_err[200]; /* other in-stream ERROR */
 	int timeout_s;
 	int64_t req_started_ms;
 	int64_t last_byte_ms;
 	int64_t healthy_since_ms; /* 0 when not healthy */
 	int64_t last_healthy_wall_s;
 	int64_t start_wall_s;
-	int64_t since_wall_s;     /* PH_ONCE watermark */
+	int64_t since_wall_s; /* PH_ONCE watermark */
 	unsigned backoff_step;
 	bool first_watch_done;
-	uint64_t req_lines;     /* lines received by the current request */
-	bool paused;            /* flow control: not reading */
+	uint64_t req_lines; /* lines received by the current request */
+	bool paused;        /* flow control: not reading */
 	struct loop_timer stall, retry;
 	struct watch_stats st;
 };
@@ -74,8 +74,9 @@ static void deliver(struct watch *w, struct event *ev, bool listed)
 	size_t slot;
 	if (listed && !seen_known(w->seen, ev)) {
 		int64_t activity = MAX(ev->creation.sec, ev->eff_time.sec);
-		int64_t watermark = w->phase == PH_ONCE ? w->since_wall_s
-							  : MAX(w->start_wall_s - 5, w->last_healthy_wall_s - SKEW_S);
+		int64_t watermark = w->phase == PH_ONCE
+		                        ? w->since_wall_s
+		                        : MAX(w->start_wall_s - 5, w->last_healthy_wall_s - SKEW_S);
 		if (activity < watermark) {
 			seen_observe(w->seen, ev, now_s(), &slot); /* remember, do not alert */
 			w->st.stale++;
@@ -125,7 +126,7 @@ static void on_line(void *ctx, const char *line, size_t len)
 			w->expired = true;
 		else
 			snprintf(w->stream_err, sizeof w->stream_err, "watch ERROR %d %.40s: %.120s",
-				 m.status_code, m.status_reason, m.status_message);
+			         m.status_code, m.status_reason, m.status_message);
 		break;
 	}
 	event_free(&m.ev);
@@ -203,8 +204,7 @@ static void on_done(void *ctx, const struct http_response *r)
 	w->req = NULL;
 	loop_timer_disarm(w->loop, &w->stall);
 	w->st.connected = false;
-	if (ph == PH_WATCH && w->healthy_since_ms &&
-	    now_mono_ms() - w->healthy_since_ms >= HEALTHY_RESET_MS)
+	if (ph == PH_WATCH && w->healthy_since_ms && now_mono_ms() - w->healthy_since_ms >= HEALTHY_RESET_MS)
 		w->backoff_step = 0;
 	w->healthy_since_ms = 0;
 
@@ -231,12 +231,12 @@ static void on_done(void *ctx, const struct http_response *r)
 		int code;
 		char reason[64], msg[200];
 		if (status_decode(buf_str(&w->errbody), w->errbody.len, &code, reason, sizeof reason, msg,
-				  sizeof msg) < 0)
+		                  sizeof msg) < 0)
 			snprintf(msg, sizeof msg, "%.120s", buf_str(&w->errbody));
 		if (r->status == 401)
 			kube_unauthorized(w->kube);
 		snprintf(why, sizeof why, "%s: HTTP %ld: %s%s", ph == PH_WATCH ? "watch" : "list", r->status,
-			 msg, r->status == 403 ? " (check the RBAC rules: get/list/watch on events)" : "");
+		         msg, r->status == 403 ? " (check the RBAC rules: get/list/watch on events)" : "");
 		fail(w, why, r->retry_after_ms);
 		return;
 	}
@@ -277,8 +277,7 @@ static void on_done(void *ctx, const struct http_response *r)
 		}
 		/* A normal end: resume from the last version, no relist. A watch
 		 * that ends at once every time would spin: back off instead. */
-		if (now_mono_ms() - w->req_started_ms < 1000 && w->req_lines == 0 &&
-		    w->backoff_step < 3) {
+		if (now_mono_ms() - w->req_started_ms < 1000 && w->req_lines == 0 && w->backoff_step < 3) {
 			fail(w, "watch: the server closed the stream at once", -1);
 			return;
 		}
@@ -352,9 +351,10 @@ static void request(struct watch *w, enum phase ph)
 		buf_puts(&path, "/api/v1/events");
 	}
 	if (ph == PH_WATCH) {
-		w->timeout_s = kube_watch_timeout(w->kube) ? kube_watch_timeout(w->kube) : 300 + (int)(random_u64() % 301);
+		w->timeout_s = kube_watch_timeout(w->kube) ? kube_watch_timeout(w->kube)
+		                                           : 300 + (int)(random_u64() % 301);
 		buf_printf(&path, "?watch=1&allowWatchBookmarks=true&timeoutSeconds=%d&resourceVersion=",
-			   w->timeout_s);
+		           w->timeout_s);
 		uri_query_escape(&path, w->rv);
 		if (w->first_watch_done)
 			w->st.reconnects++;
@@ -401,8 +401,8 @@ static void request(struct watch *w, enum phase ph)
 		fail(w, "cannot start a request", -1);
 }
 
-struct watch *watch_new(struct loop *l, struct http *h, struct kube *k, struct seen *seen,
-			watch_event_cb cb, void *ctx)
+struct watch *watch_new(struct loop *l, struct http *h, struct kube *k, struct seen *seen, watch_event_cb cb,
+                        void *ctx)
 {
 	struct watch *w = xcalloc(1, sizeof *w);
 	w->loop = l;

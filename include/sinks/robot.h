@@ -25,7 +25,7 @@ struct robot {
 	char *cm_ns, *cm_name; /* custom_body_configmap for the content */
 	char *api_base;        /* api_base= override (tests, private gateways) */
 	bool markdown;
-	size_t max_content;    /* bytes */
+	size_t max_content; /* bytes */
 };
 
 /*
@@ -46,15 +46,15 @@ enum robot_time { ROBOT_TIME_LAYOUT, ROBOT_TIME_STRING };
  * Truncated at a UTF-8 boundary (with an ellipsis) to r->max_content bytes.
  */
 int robot_content(struct robot *r, const struct event *ev, enum robot_time tf, struct buf *out, char *err,
-		  size_t errlen);
+                  size_t errlen);
 
 /*
  * Classify a robot reply: HTTP status and the JSON errcode. too_fast codes
  * retry after too_fast_ms; token codes set *token_expired; others drop.
  */
 enum delivery robot_classify(const struct http_response *r, const int *too_fast, int64_t too_fast_ms,
-			     const int *token_codes, bool *token_expired, char *why, size_t n,
-			     int64_t *retry_after_ms);
+                             const int *token_codes, bool *token_expired, char *why, size_t n,
+                             int64_t *retry_after_ms);
 
 /* DingTalk's signature: base64(HMAC-SHA256(secret, "<ms>\n<secret>")), not URL-escaped. */
 void dingtalk_sign(const char *secret, long long ms, struct buf *out);

@@ -37,8 +37,19 @@ struct dingtalk {
 };
 
 static const char *const params[] = {
-	"access_token", "sign", "label", "msg_type", "cluster_id", "region", "at_mobiles", "at_all",
-	"template_file", "custom_body_configmap", "custom_body_configmap_namespace", "api_base", NULL,
+	"access_token",
+	"sign",
+	"label",
+	"msg_type",
+	"cluster_id",
+	"region",
+	"at_mobiles",
+	"at_all",
+	"template_file",
+	"custom_body_configmap",
+	"custom_body_configmap_namespace",
+	"api_base",
+	NULL,
 };
 
 static int create(struct sink *s, struct uri *u, char *err, size_t errlen)
@@ -167,8 +178,8 @@ static int prepare(struct sink *s, const struct msg *m, struct sink_req *r, char
 	return 0;
 }
 
-static enum delivery classify(struct sink *s, const struct sink_req *rq, const struct http_response *r, char *why,
-			      size_t n, int64_t *retry_after_ms)
+static enum delivery classify(struct sink *s, const struct sink_req *rq, const struct http_response *r,
+                              char *why, size_t n, int64_t *retry_after_ms)
 {
 	static const int too_fast[] = { 130101, 0 };
 	bool expired;

@@ -88,8 +88,8 @@ static int render(struct sink *s, const struct event *ev, struct buf *out, char 
 		return buf_puts(out, "}\n") < 0 ? -1 : 0;
 	}
 	rfc3339(out, ev->eff_time);
-	buf_printf(out, " %s %s %s %s%s%s x%d: ", ev->type[0] ? ev->type : "-", ev->reason,
-		   ev->involved.kind, ns, ns[0] ? "/" : "", ev->involved.name, ev->eff_count);
+	buf_printf(out, " %s %s %s %s%s%s x%d: ", ev->type[0] ? ev->type : "-", ev->reason, ev->involved.kind,
+	           ns, ns[0] ? "/" : "", ev->involved.name, ev->eff_count);
 	one_line(out, ev->message);
 	return buf_putc(out, '\n');
 }

@@ -8,12 +8,7 @@
 extern const struct sink_type sink_webhook, sink_dingtalk, sink_wechat, sink_log, sink_stdout;
 
 const struct sink_type *const sink_types[] = {
-	&sink_webhook,
-	&sink_dingtalk,
-	&sink_wechat,
-	&sink_log,
-	&sink_stdout,
-	NULL,
+	&sink_webhook, &sink_dingtalk, &sink_wechat, &sink_log, &sink_stdout, NULL,
 };
 
 const struct sink_type *sink_type_find(const char *key)

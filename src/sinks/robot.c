@@ -19,13 +19,13 @@ static void on_content_cm(void *ctx, const char *value, const char *why)
 	char err[256];
 	if (!value) {
 		log_error("sink %s: ConfigMap %s/%s: %s; using %s", s->name, r->cm_ns, r->cm_name, why,
-			  r->content ? "the current template" : "the default message");
+		          r->content ? "the current template" : "the default message");
 		return;
 	}
 	struct tmpl *t = tmpl_compile(value, strlen(value), TMPL_TEXT, err, sizeof err);
 	if (!t) {
 		log_error("sink %s: ConfigMap %s/%s: invalid template, keeping the previous one: %s", s->name,
-			  r->cm_ns, r->cm_name, err);
+		          r->cm_ns, r->cm_name, err);
 		return;
 	}
 	tmpl_free(r->content);
@@ -97,8 +97,9 @@ int robot_parse(struct robot *r, struct sink *s, struct uri *u, char *err, size_
 void robot_start(struct robot *r, struct sink *s)
 {
 	if (r->cm_name && cm_subscribe(r->cm_ns, r->cm_name, "content", on_content_cm, s) < 0)
-		log_error("sink %s: custom_body_configmap needs the kubernetes source; using the default message",
-			  s->name);
+		log_error(
+		    "sink %s: custom_body_configmap needs the kubernetes source; using the default message",
+		    s->name);
 }
 
 void robot_free(struct robot *r)
@@ -138,7 +139,7 @@ static void default_text(struct robot *r, const struct event *ev, enum robot_tim
 	for (size_t i = r->nlabels; i-- > 0;)
 		buf_printf(b, "%s\n", r->labels[i]);
 	buf_printf(b, "Level:%s \nKind:%s \nNamespace:%s \nName:%s \nReason:%s \nTimestamp:", ev->type,
-		   ev->involved.kind, ev->namespace, ev->name, ev->reason);
+	           ev->involved.kind, ev->namespace, ev->name, ev->reason);
 	if (tf == ROBOT_TIME_LAYOUT)
 		gotime_format(b, t, false, "2006-01-02 15:04:05");
 	else
@@ -151,14 +152,15 @@ static void default_markdown(struct robot *r, const struct event *ev, struct buf
 	struct ktime t = event_last_time(ev, wall_now());
 	for (size_t i = 0; i < r->nlabels; i++)
 		buf_printf(b, "label[%zu]:**%s**\n\n", i, r->labels[i]);
-	buf_printf(b, "Level:**%s** \n\nKind:**%s** \n\nNamespace:%s \n\nName:%s \n\nReason:**%s** \n\nTimestamp:**",
-		   ev->type, ev->involved.kind, ev->namespace, ev->name, ev->reason);
+	buf_printf(
+	    b, "Level:**%s** \n\nKind:**%s** \n\nNamespace:%s \n\nName:%s \n\nReason:**%s** \n\nTimestamp:**",
+	    ev->type, ev->involved.kind, ev->namespace, ev->name, ev->reason);
 	gotime_string(b, t, false);
 	buf_printf(b, "** \n\nMessage:**%s**", ev->message);
 }
 
 int robot_content(struct robot *r, const struct event *ev, enum robot_time tf, struct buf *out, char *err,
-		  size_t errlen)
+                  size_t errlen)
 {
 	struct buf full = BUF_INIT(1 << 20);
 	int rc = 0;
@@ -183,8 +185,8 @@ static bool in_list(int c, const int *list)
 }
 
 enum delivery robot_classify(const struct http_response *r, const int *too_fast, int64_t too_fast_ms,
-			     const int *token_codes, bool *token_expired, char *why, size_t n,
-			     int64_t *retry_after_ms)
+                             const int *token_codes, bool *token_expired, char *why, size_t n,
+                             int64_t *retry_after_ms)
 {
 	*token_expired = false;
 	if (r->error) {

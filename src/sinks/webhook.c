@@ -28,12 +28,12 @@
 
 /* kube-eventer's default body (a leading newline and tabs included). */
 static const char default_body[] = "\n{\n"
-				   "\t\"EventType\": \"{{ .Type }}\",\n"
-				   "\t\"EventKind\": \"{{ .InvolvedObject.Kind }}\",\n"
-				   "\t\"EventReason\": \"{{ .Reason }}\",\n"
-				   "\t\"EventTime\": \"{{ .LastTimestamp }}\",\n"
-				   "\t\"EventMessage\": \"{{ .Message }}\"\n"
-				   "}";
+                                   "\t\"EventType\": \"{{ .Type }}\",\n"
+                                   "\t\"EventKind\": \"{{ .InvolvedObject.Kind }}\",\n"
+                                   "\t\"EventReason\": \"{{ .Reason }}\",\n"
+                                   "\t\"EventTime\": \"{{ .LastTimestamp }}\",\n"
+                                   "\t\"EventMessage\": \"{{ .Message }}\"\n"
+                                   "}";
 
 enum robot { ROBOT_NONE, ROBOT_WECOM, ROBOT_DINGTALK, ROBOT_FEISHU, ROBOT_SLACK };
 
@@ -60,21 +60,21 @@ struct webhook {
 	char *headers[MAX_HEADERS];
 	size_t nheaders;
 	enum tmpl_mode mode;
-	struct tmpl *tmpl;       /* current template (never NULL after create) */
+	struct tmpl *tmpl; /* current template (never NULL after create) */
 	char *cm_ns, *cm_name;
 	enum robot robot;
-	size_t robot_max_body;   /* 0 = no robot limit */
+	size_t robot_max_body; /* 0 = no robot limit */
 };
 
 static const char *const params[] = {
-	"method", "header", "custom_body_configmap", "custom_body_configmap_namespace",
+	"method",           "header", "custom_body_configmap", "custom_body_configmap_namespace",
 	"custom_body_file", NULL,
 };
 
 static bool is_unreserved(unsigned char c)
 {
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-	       c == '-' || c == '.' || c == '_' || c == '~';
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+	       c == '.' || c == '_' || c == '~';
 }
 
 /* RFC 9110 token characters. */
@@ -118,7 +118,7 @@ static void set_template(struct sink *s, const char *src, const char *origin)
 	struct tmpl *t = tmpl_compile(src, strlen(src), w->mode, err, sizeof err);
 	if (!t) {
 		log_error("sink %s: template from %s is invalid, keeping the previous one: %s", s->name,
-			  origin, err);
+		          origin, err);
 		return;
 	}
 	tmpl_free(w->tmpl);
@@ -134,7 +134,7 @@ static void on_configmap(void *ctx, const char *value, const char *why)
 	snprintf(origin, sizeof origin, "ConfigMap %s/%s", w->cm_ns, w->cm_name);
 	if (!value) {
 		log_error("sink %s: %s: %s; using %s", s->name, origin, why,
-			  w->tmpl ? "the current template" : "the default body");
+		          w->tmpl ? "the current template" : "the default body");
 		return;
 	}
 	set_template(s, value, origin);
@@ -176,7 +176,8 @@ static int webhook_create(struct sink *s, struct uri *u, char *err, size_t errle
 			return -1;
 		}
 		if (strpbrk(eq + 1, "\r\n")) {
-			snprintf(err, errlen, "header: the value of %.*s contains a line break", (int)(eq - hv[i]), hv[i]);
+			snprintf(err, errlen, "header: the value of %.*s contains a line break",
+			         (int)(eq - hv[i]), hv[i]);
 			return -1;
 		}
 		w->headers[w->nheaders++] = xasprintf("%.*s: %s", (int)(eq - hv[i]), hv[i], eq + 1);
@@ -260,8 +261,9 @@ static void webhook_start(struct sink *s)
 {
 	struct webhook *w = s->impl;
 	if (w->cm_name && cm_subscribe(w->cm_ns, w->cm_name, "content", on_configmap, s) < 0)
-		log_error("sink %s: custom_body_configmap needs the kubernetes source; using the default body",
-			  s->name);
+		log_error(
+		    "sink %s: custom_body_configmap needs the kubernetes source; using the default body",
+		    s->name);
 }
 
 static struct ktime wall_now(void)
@@ -282,7 +284,7 @@ static int webhook_render(struct sink *s, const struct event *ev, struct buf *ou
 	size_t mlen = strlen(ev->message);
 	if (excess >= mlen) {
 		snprintf(err, errlen, "body of %zu bytes exceeds the robot's %zu-byte limit", out->len,
-			 w->robot_max_body);
+		         w->robot_max_body);
 		return -1;
 	}
 	size_t keep = mlen - excess;
@@ -314,8 +316,9 @@ static int webhook_prepare(struct sink *s, const struct msg *m, struct sink_req 
 	return 0;
 }
 
-static enum delivery webhook_classify(struct sink *s, const struct sink_req *rq, const struct http_response *r,
-				      char *why, size_t n, int64_t *retry_after_ms)
+static enum delivery webhook_classify(struct sink *s, const struct sink_req *rq,
+                                      const struct http_response *r, char *why, size_t n,
+                                      int64_t *retry_after_ms)
 {
 	struct webhook *w = s->impl;
 	(void)rq;

@@ -26,7 +26,6 @@
 #include "uri.h"
 #include "util.h"
 
-
 struct wechat {
 	struct robot r; /* first: robot.c relies on it */
 	char *base;     /* https://qyapi.weixin.qq.com or api_base */
@@ -44,8 +43,19 @@ struct wechat {
 };
 
 static const char *const params[] = {
-	"corp_id", "corp_secret", "agent_id", "to_user", "to_party", "to_tag", "label", "msg_type",
-	"template_file", "custom_body_configmap", "custom_body_configmap_namespace", "api_base", NULL,
+	"corp_id",
+	"corp_secret",
+	"agent_id",
+	"to_user",
+	"to_party",
+	"to_tag",
+	"label",
+	"msg_type",
+	"template_file",
+	"custom_body_configmap",
+	"custom_body_configmap_namespace",
+	"api_base",
+	NULL,
 };
 
 /* "a,b" -> "a|b" (WeCom's list separator). */
@@ -105,7 +115,8 @@ static void token_failed(struct wechat *w, const char *why)
 {
 	int64_t delay = MIN((int64_t)5000 << MIN(w->fetch_failures, 6u), (int64_t)300000);
 	w->fetch_failures++;
-	log_warn("sink %s: gettoken failed: %s; retrying in %llds", w->sink->name, why, (long long)(delay / 1000));
+	log_warn("sink %s: gettoken failed: %s; retrying in %llds", w->sink->name, why,
+	         (long long)(delay / 1000));
 	loop_timer_arm(w->sink->loop, &w->retry, delay);
 }
 
@@ -128,7 +139,7 @@ static void on_token(void *ctx, const struct http_response *r)
 	const cJSON *msg = cJSON_GetObjectItemCaseSensitive(root, "errmsg");
 	if ((cJSON_IsNumber(code) && code->valueint != 0) || !cJSON_IsString(tok) || !tok->valuestring[0]) {
 		snprintf(why, sizeof why, "errcode %d: %.100s", cJSON_IsNumber(code) ? code->valueint : -1,
-			 cJSON_IsString(msg) ? msg->valuestring : "no access_token in the reply");
+		         cJSON_IsString(msg) ? msg->valuestring : "no access_token in the reply");
 		cJSON_Delete(root);
 		token_failed(w, why);
 		return;
@@ -222,15 +233,15 @@ static int prepare(struct sink *s, const struct msg *m, struct sink_req *r, char
 	return 0;
 }
 
-static enum delivery classify(struct sink *s, const struct sink_req *rq, const struct http_response *r, char *why,
-			      size_t n, int64_t *retry_after_ms)
+static enum delivery classify(struct sink *s, const struct sink_req *rq, const struct http_response *r,
+                              char *why, size_t n, int64_t *retry_after_ms)
 {
 	static const int too_fast[] = { 45009, 45033, 0 };
 	static const int token_codes[] = { 40014, 42001, 40001, 0 };
 	struct wechat *w = s->impl;
 	bool expired;
 	enum delivery d =
-		robot_classify(r, too_fast, sink_too_fast_ms(s), token_codes, &expired, why, n, retry_after_ms);
+	    robot_classify(r, too_fast, sink_too_fast_ms(s), token_codes, &expired, why, n, retry_after_ms);
 	/* Drop the token only if this request used it: answers to requests sent
 	 * with an older token must not throw away the fresh one (no storms). */
 	const char *used = strstr(rq->url, "access_token=");

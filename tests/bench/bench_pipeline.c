@@ -56,9 +56,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: bench_pipeline EVENTLIST.json [ROUNDS]\n");
 		return 2;
 	}
-	static const char src[] = "\n{\n\t\"EventType\": \"{{ .Type }}\",\n\t\"EventKind\": \"{{ .InvolvedObject.Kind }}\",\n"
-				  "\t\"EventReason\": \"{{ .Reason }}\",\n\t\"EventTime\": \"{{ .LastTimestamp }}\",\n"
-				  "\t\"EventMessage\": \"{{ .Message }}\"\n}";
+	static const char src[] =
+	    "\n{\n\t\"EventType\": \"{{ .Type }}\",\n\t\"EventKind\": \"{{ .InvolvedObject.Kind }}\",\n"
+	    "\t\"EventReason\": \"{{ .Reason }}\",\n\t\"EventTime\": \"{{ .LastTimestamp }}\",\n"
+	    "\t\"EventMessage\": \"{{ .Message }}\"\n}";
 	struct filter_opts fo = { .level = "Normal" };
 	if (filter_compile(&fo, &flt, err, sizeof err) < 0 ||
 	    !(body = tmpl_compile(src, strlen(src), TMPL_JSON, err, sizeof err))) {
@@ -76,7 +77,8 @@ int main(int argc, char **argv)
 	struct seen *s = seen_new(1, 1024);
 	printf("events %ld matched %ld rendered_bytes %ld cpu_s %.3f events_per_s %.0f us_per_event %.2f "
 	       "seen_bytes_per_event_1_sink %zu\n",
-	       events, matched, bytes, cpu, (double)events / cpu, cpu / (double)events * 1e6, seen_entry_bytes(s));
+	       events, matched, bytes, cpu, (double)events / cpu, cpu / (double)events * 1e6,
+	       seen_entry_bytes(s));
 	seen_free(s);
 	return 0;
 }

@@ -91,7 +91,7 @@ int main(int argc, char **argv)
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
 	epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev);
 	static const char resp[] = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-				   "Content-Length: 27\r\n\r\n{\"errcode\":0,\"errmsg\":\"ok\"}";
+	                           "Content-Length: 27\r\n\r\n{\"errcode\":0,\"errmsg\":\"ok\"}";
 	long got = 0;
 	int64_t deadline = now_ns() + (int64_t)timeout_s * 1000000000;
 	while (got < expected && now_ns() < deadline) {

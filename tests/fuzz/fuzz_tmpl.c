@@ -28,8 +28,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	e.eff_count = 2;
 	e.last_ts = (struct ktime){ 1709622489, 5 };
 	char err[256];
-	struct tmpl *t = tmpl_compile((const char *)data + 1, size - 1, data[0] & 1 ? TMPL_JSON : TMPL_TEXT, err,
-				      sizeof err);
+	struct tmpl *t = tmpl_compile((const char *)data + 1, size - 1, data[0] & 1 ? TMPL_JSON : TMPL_TEXT,
+	                              err, sizeof err);
 	if (!t)
 		return 0;
 	struct buf out = BUF_INIT(64 * 1024);

@@ -49,7 +49,8 @@ static void node(yaml_document_t *d, yaml_node_t *n, int depth)
 	}
 	case YAML_SEQUENCE_NODE:
 		putchar('[');
-		for (yaml_node_item_t *i = n->data.sequence.items.start; i < n->data.sequence.items.top; i++) {
+		for (yaml_node_item_t *i = n->data.sequence.items.start; i < n->data.sequence.items.top;
+		     i++) {
 			if (i != n->data.sequence.items.start)
 				putchar(',');
 			node(d, yaml_document_get_node(d, *i), depth + 1);

@@ -15,9 +15,22 @@ static void go_flag_forms(void)
 {
 	struct config c;
 	struct buf e = BUF_INIT(4096);
-	char *a[] = { "ke", "-source=kubernetes:https://k", "--sink", "log:", "--sink=webhook:http://h",
-		      "--frequency", "5s", "-healthz-port=9000", "--event-metrics=false", "-v", "3",
-		      "--logtostderr", "--max_procs=2", "--", "ignored", NULL };
+	char *a[] = { "ke",
+		      "-source=kubernetes:https://k",
+		      "--sink",
+		      "log:",
+		      "--sink=webhook:http://h",
+		      "--frequency",
+		      "5s",
+		      "-healthz-port=9000",
+		      "--event-metrics=false",
+		      "-v",
+		      "3",
+		      "--logtostderr",
+		      "--max_procs=2",
+		      "--",
+		      "ignored",
+		      NULL };
 	CHECK_INT(parse(&c, &e, a), 0);
 	CHECK_STR(c.source, "kubernetes:https://k");
 	CHECK_INT(c.nsinks, 2);

@@ -37,15 +37,15 @@ static void legacy_event(void)
 {
 	struct event ev;
 	CHECK_INT(decode("{\"metadata\":{\"name\":\"p.1\",\"namespace\":\"ns\",\"uid\":\"u1\","
-			 "\"resourceVersion\":\"42\",\"creationTimestamp\":\"2024-03-05T07:00:00Z\","
-			 "\"labels\":{\"b\":\"2\",\"a\":\"1\"}},"
-			 "\"involvedObject\":{\"kind\":\"Pod\",\"namespace\":\"ns\",\"name\":\"p\"},"
-			 "\"reason\":\"BackOff\",\"message\":\"Back-off \\\"x\\\"\",\"type\":\"Warning\","
-			 "\"count\":111,\"firstTimestamp\":\"2024-03-05T07:01:00Z\","
-			 "\"lastTimestamp\":\"2024-03-05T07:08:09Z\",\"eventTime\":null,"
-			 "\"source\":{\"component\":\"kubelet\",\"host\":\"n1\"}}",
-			 &ev),
-		  0);
+	                 "\"resourceVersion\":\"42\",\"creationTimestamp\":\"2024-03-05T07:00:00Z\","
+	                 "\"labels\":{\"b\":\"2\",\"a\":\"1\"}},"
+	                 "\"involvedObject\":{\"kind\":\"Pod\",\"namespace\":\"ns\",\"name\":\"p\"},"
+	                 "\"reason\":\"BackOff\",\"message\":\"Back-off \\\"x\\\"\",\"type\":\"Warning\","
+	                 "\"count\":111,\"firstTimestamp\":\"2024-03-05T07:01:00Z\","
+	                 "\"lastTimestamp\":\"2024-03-05T07:08:09Z\",\"eventTime\":null,"
+	                 "\"source\":{\"component\":\"kubelet\",\"host\":\"n1\"}}",
+	                 &ev),
+	          0);
 	CHECK_STR(ev.name, "p.1");
 	CHECK_STR(ev.uid, "u1");
 	CHECK_STR(ev.resource_version, "42");
@@ -68,13 +68,13 @@ static void events_k8s_io_shape(void)
 {
 	struct event ev;
 	CHECK_INT(decode("{\"metadata\":{\"name\":\"x\",\"uid\":\"u2\","
-			 "\"creationTimestamp\":\"2023-07-11T05:34:44Z\"},"
-			 "\"reason\":\"Scheduled\",\"type\":\"Normal\",\"firstTimestamp\":null,"
-			 "\"lastTimestamp\":null,\"eventTime\":\"2023-07-11T05:34:44.764227Z\","
-			 "\"action\":\"Binding\",\"reportingComponent\":\"default-scheduler\","
-			 "\"series\":{\"count\":7,\"lastObservedTime\":\"2023-07-11T06:00:00.5Z\"}}",
-			 &ev),
-		  0);
+	                 "\"creationTimestamp\":\"2023-07-11T05:34:44Z\"},"
+	                 "\"reason\":\"Scheduled\",\"type\":\"Normal\",\"firstTimestamp\":null,"
+	                 "\"lastTimestamp\":null,\"eventTime\":\"2023-07-11T05:34:44.764227Z\","
+	                 "\"action\":\"Binding\",\"reportingComponent\":\"default-scheduler\","
+	                 "\"series\":{\"count\":7,\"lastObservedTime\":\"2023-07-11T06:00:00.5Z\"}}",
+	                 &ev),
+	          0);
 	CHECK_STR(ev.reporting_controller, "default-scheduler");
 	CHECK_STR(ev.action, "Binding");
 	CHECK(ev.has_series);
@@ -87,9 +87,9 @@ static void events_k8s_io_shape(void)
 
 	/* no series: eventTime wins over creationTimestamp, count defaults to 1 */
 	CHECK_INT(decode("{\"metadata\":{\"uid\":\"u3\",\"creationTimestamp\":\"2023-07-11T05:34:45Z\"},"
-			 "\"eventTime\":\"2023-07-11T05:34:44.000001Z\"}",
-			 &ev),
-		  0);
+	                 "\"eventTime\":\"2023-07-11T05:34:44.000001Z\"}",
+	                 &ev),
+	          0);
 	CHECK_INT(ev.eff_count, 1);
 	CHECK_INT(ev.eff_time.sec, 1689053684);
 	CHECK_INT(ev.eff_time.nsec, 1000);
@@ -109,21 +109,23 @@ static void watch_envelopes(void)
 {
 	struct watch_msg m;
 	char err[128];
-	const char *added = "{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"uid\":\"u\",\"resourceVersion\":\"77\"},\"reason\":\"R\"}}";
+	const char *added = "{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"uid\":\"u\",\"resourceVersion\":"
+	                    "\"77\"},\"reason\":\"R\"}}";
 	CHECK_INT(watch_msg_decode(added, strlen(added), &m, err, sizeof err), 0);
 	CHECK_INT(m.type, WATCH_ADDED);
 	CHECK_STR(m.rv, "77");
 	CHECK_STR(m.ev.reason, "R");
 	event_free(&m.ev);
 
-	const char *bm = "{\"type\":\"BOOKMARK\",\"object\":{\"kind\":\"Event\",\"metadata\":{\"resourceVersion\":\"abc-9\"}}}";
+	const char *bm = "{\"type\":\"BOOKMARK\",\"object\":{\"kind\":\"Event\",\"metadata\":{"
+	                 "\"resourceVersion\":\"abc-9\"}}}";
 	CHECK_INT(watch_msg_decode(bm, strlen(bm), &m, err, sizeof err), 0);
 	CHECK_INT(m.type, WATCH_BOOKMARK);
 	CHECK_STR(m.rv, "abc-9");
 
 	const char *gone = "{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\",\"apiVersion\":\"v1\","
-			   "\"status\":\"Failure\",\"message\":\"too old resource version: 1 (5)\","
-			   "\"reason\":\"Expired\",\"code\":410}}";
+	                   "\"status\":\"Failure\",\"message\":\"too old resource version: 1 (5)\","
+	                   "\"reason\":\"Expired\",\"code\":410}}";
 	CHECK_INT(watch_msg_decode(gone, strlen(gone), &m, err, sizeof err), 0);
 	CHECK_INT(m.type, WATCH_ERROR);
 	CHECK_INT(m.status_code, 410);
@@ -142,7 +144,8 @@ static void list_meta_and_status(void)
 	CHECK_INT(list_meta_decode(meta, strlen(meta), rv, sizeof rv, cont, sizeof cont), 0);
 	CHECK_STR(rv, "123");
 	CHECK_STR(cont, "tok");
-	const char *st = "{\"kind\":\"Status\",\"code\":429,\"reason\":\"TooManyRequests\",\"message\":\"slow\"}";
+	const char *st =
+	    "{\"kind\":\"Status\",\"code\":429,\"reason\":\"TooManyRequests\",\"message\":\"slow\"}";
 	CHECK_INT(status_decode(st, strlen(st), &code, reason, sizeof reason, msg, sizeof msg), 0);
 	CHECK_INT(code, 429);
 	CHECK_STR(reason, "TooManyRequests");
@@ -179,12 +182,8 @@ static void real_fixture_both_shapes(void)
 }
 
 const struct test_case test_event[] = {
-	TEST(rfc3339_parsing),
-	TEST(legacy_event),
-	TEST(events_k8s_io_shape),
-	TEST(rejects_non_events),
-	TEST(watch_envelopes),
-	TEST(list_meta_and_status),
-	TEST(real_fixture_both_shapes),
-	TEST_END,
+	TEST(rfc3339_parsing),          TEST(legacy_event),
+	TEST(events_k8s_io_shape),      TEST(rejects_non_events),
+	TEST(watch_envelopes),          TEST(list_meta_and_status),
+	TEST(real_fixture_both_shapes), TEST_END,
 };

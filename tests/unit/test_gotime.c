@@ -66,7 +66,7 @@ static void shanghai(void)
 	CHECK_STR(fmt(T, false, "Mon Jan _2 3:04PM"), "Tue Mar  5 3:08PM");
 	CHECK_STR(fmt(T, false, "2006-01-02T15:04:05Z07:00"), "2024-03-05T15:08:09+08:00");
 	CHECK_STR(fmt(T, false, "Monday, January 2, 2006 at 03:04:05.000 pm -0700 MST"),
-		  "Tuesday, March 5, 2024 at 03:08:09.000 pm +0800 CST");
+	          "Tuesday, March 5, 2024 at 03:08:09.000 pm +0800 CST");
 	CHECK_STR(fmt(T, false, "002 __2 06 1/2 -07 Z0700"), "065  65 24 3/5 +08 +0800");
 	CHECK_STR(str(T, true), "2024-03-05 07:08:09 +0000 UTC");
 	CHECK_STR(fmt(T, true, "2006-01-02T15:04:05Z07:00"), "2024-03-05T07:08:09Z");
@@ -119,20 +119,16 @@ static void layout_literals_follow_go(void)
 {
 	if (!use_tz("UTC"))
 		return;
-	CHECK_STR(fmt(T, false, "Janet"), "Janet");          /* Jan + lower-case: literal */
-	CHECK_STR(fmt(T, false, "_2006"), "_2024");          /* literal _ then the year */
+	CHECK_STR(fmt(T, false, "Janet"), "Janet"); /* Jan + lower-case: literal */
+	CHECK_STR(fmt(T, false, "_2006"), "_2024"); /* literal _ then the year */
 	CHECK_STR(fmt(T, false, "Monkey"), "Monkey");
-	CHECK_STR(fmt(T, false, "Jan.05.0"), "Mar.09.0");   /* ".0" followed by nothing: fraction */
+	CHECK_STR(fmt(T, false, "Jan.05.0"), "Mar.09.0"); /* ".0" followed by nothing: fraction */
 	CHECK_STR(fmt(T, false, "15h"), "07h");
 	CHECK_STR(fmt(T, false, "3 PM pm"), "7 AM am");
 	restore_tz();
 }
 
 const struct test_case test_gotime[] = {
-	TEST(shanghai),
-	TEST(utc_and_zero_time),
-	TEST(dst_and_half_hour_zones),
-	TEST(fractional_seconds),
-	TEST(layout_literals_follow_go),
-	TEST_END,
+	TEST(shanghai),           TEST(utc_and_zero_time),         TEST(dst_and_half_hour_zones),
+	TEST(fractional_seconds), TEST(layout_literals_follow_go), TEST_END,
 };

@@ -23,13 +23,10 @@ static void rejects_garbage(void)
 	struct http_request_line r;
 	const char *bad[] = {
 		"GET  HTTP/1.1\r\n\r\n",          /* empty target */
-		"GET http://x/ HTTP/1.1\r\n\r\n",  /* absolute form */
-		"GET / HTTP/2.0\r\n\r\n",
-		"GET / HTTP/1.1\r\nno colon\r\n\r\n",
-		"G\x01T / HTTP/1.1\r\n\r\n",
-		"GET /a\x7f HTTP/1.1\r\n\r\n",
-		"GET / HTTP/1.1\r\n: v\r\n\r\n",
-		"\x16\x03\x01\x02\x00\x01", /* a TLS ClientHello */
+		"GET http://x/ HTTP/1.1\r\n\r\n", /* absolute form */
+		"GET / HTTP/2.0\r\n\r\n",         "GET / HTTP/1.1\r\nno colon\r\n\r\n",
+		"G\x01T / HTTP/1.1\r\n\r\n",      "GET /a\x7f HTTP/1.1\r\n\r\n",
+		"GET / HTTP/1.1\r\n: v\r\n\r\n",  "\x16\x03\x01\x02\x00\x01", /* a TLS ClientHello */
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
 		CHECK_INT(health_parse_request(bad[i], strlen(bad[i]), &r), -1);

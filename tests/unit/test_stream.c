@@ -95,7 +95,7 @@ static void lines_reset_drops_partial(void)
 static void jscan_list_items_and_meta(void)
 {
 	const char *in = "{\"kind\":\"EventList\",\"metadata\":{\"resourceVersion\":\"9\","
-			 "\"continue\":\"c}{\"},\"items\":[{\"a\":\"]\"},{\"b\":[1,{\"c\":2}]}]}";
+	                 "\"continue\":\"c}{\"},\"items\":[{\"a\":\"]\"},{\"b\":[1,{\"c\":2}]}]}";
 	size_t len = strlen(in);
 	for (size_t cut = 0; cut <= len; cut++) {
 		struct seen s = { 0 };
@@ -117,7 +117,7 @@ static void jscan_list_items_and_meta(void)
 static void jscan_concatenated_pretty_values(void)
 {
 	const char *in = "{\n  \"type\": \"ADDED\",\n  \"object\": {\"x\": \"{\\\"\"}\n}\n"
-			 "{\"metadata\":{\"name\":\"e\"}}  {\"k\":[]}";
+	                 "{\"metadata\":{\"name\":\"e\"}}  {\"k\":[]}";
 	size_t len = strlen(in);
 	for (size_t cut = 0; cut <= len; cut++) {
 		struct seen s = { 0 };

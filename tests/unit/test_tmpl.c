@@ -91,9 +91,9 @@ static void fields_and_times(void)
 	CHECK_STR(render("{{ .FirstTimestamp.UTC.Format \"15:04\" }}"), "07:00");
 	CHECK_STR(render("{{ .EventTime }}"), "0001-01-01 00:00:00 +0000 UTC");
 	CHECK_STR(render("{{ .Kind }} {{ .APIVersion }} {{ .ObjectMeta.Name }} {{ .TypeMeta.Kind }}"),
-		  "Event v1 web-1.17b Event");
+	          "Event v1 web-1.17b Event");
 	CHECK_STR(render("{{ .Source.Component }}@{{ .Source.Host }} {{ .InvolvedObject.FieldPath }}"),
-		  "kubelet@node-1 spec.containers{web}");
+	          "kubelet@node-1 spec.containers{web}");
 	CHECK_STR(render("{{ \"2006\" | .LastTimestamp.Format }}"), "2024");
 	CHECK_STR(render("{{ .EventTime.IsZero }} {{ .LastTimestamp.Year }}"), "true 2024");
 }
@@ -112,13 +112,16 @@ static void last_timestamp_falls_back(void)
 	e.eff_count = 9;
 	e.series_last_observed = (struct ktime){ 1700000000, 0 };
 	CHECK_STR(render_ev("{{ .LastTimestamp.Unix }} {{ .Count }} {{ .Series.Count }}", TMPL_TEXT, &e),
-		  "1700000000 9 9");
+	          "1700000000 9 9");
 }
 
 static void control_structures(void)
 {
-	CHECK_STR(render("{{ if eq .Type \"Warning\" }}W{{ else if eq .Type \"Normal\" }}N{{ else }}?{{ end }}"), "W");
-	CHECK_STR(render("{{ if eq .Type \"x\" }}W{{ else if eq .Reason \"BackOff\" }}B{{ else }}?{{ end }}"), "B");
+	CHECK_STR(
+	    render("{{ if eq .Type \"Warning\" }}W{{ else if eq .Type \"Normal\" }}N{{ else }}?{{ end }}"),
+	    "W");
+	CHECK_STR(render("{{ if eq .Type \"x\" }}W{{ else if eq .Reason \"BackOff\" }}B{{ else }}?{{ end }}"),
+	          "B");
 	CHECK_STR(render("{{ if .Action }}A{{ else }}none{{ end }}"), "none");
 	CHECK_STR(render("{{ range $k, $v := .Labels }}{{ $k }}={{ $v }};{{ end }}"), "app=web;tier=front;");
 	CHECK_STR(render("{{ range .Labels }}[{{ . }}]{{ end }}"), "[web][front]");
@@ -127,10 +130,13 @@ static void control_structures(void)
 	CHECK_STR(render("{{ with .Labels.nope }}x{{ else }}missing{{ end }}"), "missing");
 	CHECK_STR(render("{{ with .Action }}x{{ else with .Reason }}r={{ . }}{{ end }}"), "r=BackOff");
 	CHECK_STR(render("{{ with .InvolvedObject }}{{ $.Reason }} {{ .Name }}{{ end }}"), "BackOff web-1");
-	CHECK_STR(render("{{ range $k, $v := .Labels }}{{ if eq $k \"tier\" }}{{ break }}{{ end }}{{ $k }}{{ end }}"),
-		  "app");
-	CHECK_STR(render("{{ range $k, $v := .Labels }}{{ if eq $k \"app\" }}{{ continue }}{{ end }}{{ $k }}{{ end }}"),
-		  "tier");
+	CHECK_STR(
+	    render(
+	        "{{ range $k, $v := .Labels }}{{ if eq $k \"tier\" }}{{ break }}{{ end }}{{ $k }}{{ end }}"),
+	    "app");
+	CHECK_STR(render("{{ range $k, $v := .Labels }}{{ if eq $k \"app\" }}{{ continue }}{{ end }}{{ $k "
+	                 "}}{{ end }}"),
+	          "tier");
 	CHECK_STR(render("{{ if .Reason }}{{ if .Action }}a{{ else }}b{{ end }}{{ end }}"), "b");
 }
 
@@ -139,7 +145,7 @@ static void variables_and_maps(void)
 	CHECK_STR(render("{{ $x := .Reason }}{{ $x }}"), "BackOff");
 	CHECK_STR(render("{{ $x := 1 }}{{ if true }}{{ $x = 2 }}{{ end }}{{ $x }}"), "2");
 	CHECK_STR(render("{{ .Labels.nope }}|{{ index .Labels \"nope\" }}|{{ index .Labels \"app\" }}"),
-		  "<no value>||web");
+	          "<no value>||web");
 	CHECK_STR(render("{{ .Labels }}"), "map[app:web tier:front]");
 	CHECK_STR(render("{{ len .Labels }} {{ len .Message }}"), "2 36");
 	CHECK_STR(render("{{ (index .Labels \"app\") | upper }}"), "WEB");
@@ -159,22 +165,27 @@ static void trimming_and_comments(void)
 
 static void functions(void)
 {
-	CHECK_STR(render("{{ printf \"%s x%d %5s|%-5s|%05d %q %x %t %.2f %c\" .Reason .Count \"ab\" \"cd\" 42 "
-			 "\"q\\\"\" 255 true 1.5 65 }}"),
-		  "BackOff x3    ab|cd   |00042 \"q\\\"\" ff true 1.50 A");
+	CHECK_STR(
+	    render("{{ printf \"%s x%d %5s|%-5s|%05d %q %x %t %.2f %c\" .Reason .Count \"ab\" \"cd\" 42 "
+	           "\"q\\\"\" 255 true 1.5 65 }}"),
+	    "BackOff x3    ab|cd   |00042 \"q\\\"\" ff true 1.50 A");
 	CHECK_STR(render("{{ print \"a\" 1 2 \"b\" }}"), "a1 2b"); /* spaces only between non-strings */
 	CHECK_STR(render("{{ println \"a\" 1 }}"), "a 1\n");
 	CHECK_STR(render("{{ printf \"%d %s\" 1 }}"), "1 %!s(MISSING)");
 	CHECK_STR(render("{{ .Message | upper }}"), "BACK-OFF RESTARTING FAILED CONTAINER");
-	CHECK_STR(render("{{ lower \"ABC\" }} {{ trunc 4 .Message }} {{ .Message | trunc 4 }}"), "abc Back Back");
-	CHECK_STR(render("{{ trunc 2 \"\xe4\xb8\xad\xe6\x96\x87\xe5\xad\x97\" }}"), "\xe4\xb8\xad\xe6\x96\x87");
+	CHECK_STR(render("{{ lower \"ABC\" }} {{ trunc 4 .Message }} {{ .Message | trunc 4 }}"),
+	          "abc Back Back");
+	CHECK_STR(render("{{ trunc 2 \"\xe4\xb8\xad\xe6\x96\x87\xe5\xad\x97\" }}"),
+	          "\xe4\xb8\xad\xe6\x96\x87");
 	CHECK_STR(render("{{ default \"none\" .Action }} {{ .Reason | default \"x\" }}"), "none BackOff");
 	CHECK_STR(render("{{ .Message | replace \" \" \"_\" }}"), "Back-off_restarting_failed_container");
 	CHECK_STR(render("{{ json .Message }} {{ json .Labels }} {{ json .Count }}"),
-		  "\"Back-off restarting failed container\" {\"app\":\"web\",\"tier\":\"front\"} 3");
-	CHECK_STR(render("[{{ and .Reason .Action }}] {{ or .Action .Reason }} {{ not .Action }}"), "[] BackOff true");
-	CHECK_STR(render("{{ lt .Count 5 }} {{ ge .Count 3 }} {{ eq .Reason \"A\" \"BackOff\" }} {{ ne .Type \"Normal\" }}"),
-		  "true true true true");
+	          "\"Back-off restarting failed container\" {\"app\":\"web\",\"tier\":\"front\"} 3");
+	CHECK_STR(render("[{{ and .Reason .Action }}] {{ or .Action .Reason }} {{ not .Action }}"),
+	          "[] BackOff true");
+	CHECK_STR(render("{{ lt .Count 5 }} {{ ge .Count 3 }} {{ eq .Reason \"A\" \"BackOff\" }} {{ ne .Type "
+	                 "\"Normal\" }}"),
+	          "true true true true");
 	CHECK_STR(render("{{ contains \"off\" .Message }} {{ hasPrefix \"Back\" .Reason }}"), "true true");
 	CHECK_STR(render("{{ 1.5 }} {{ 0x10 }} {{ 'a' }} {{ nil }} {{ true }}"), "1.5 16 97 <nil> true");
 }
@@ -185,7 +196,8 @@ static void compile_errors_have_positions(void)
 		const char *src, *err;
 	} bad[] = {
 		{ "{{ .Foo }}", "ERR: 1:4: can't evaluate field Foo in type v1.Event" },
-		{ "line1\n  {{ .InvolvedObject.Bar }}", "ERR: 2:21: can't evaluate field Bar in type v1.ObjectReference" },
+		{ "line1\n  {{ .InvolvedObject.Bar }}",
+		  "ERR: 2:21: can't evaluate field Bar in type v1.ObjectReference" },
 		{ "{{ .Reason.Len }}", "ERR: 1:11: can't evaluate field Len in type string" },
 		{ "{{ nosuch 1 }}", "ERR: 1:4: function \"nosuch\" not defined" },
 		{ "{{ if .Reason }}x", "ERR: 1:1: unexpected EOF: missing {{end}}" },
@@ -204,7 +216,8 @@ static void compile_errors_have_positions(void)
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		const char *got = render(bad[i].src);
 		if (strncmp(got, bad[i].err, strlen(bad[i].err)) != 0) {
-			test_fail(__FILE__, __LINE__, "\"%s\": got \"%s\", want \"%s\"", bad[i].src, got, bad[i].err);
+			test_fail(__FILE__, __LINE__, "\"%s\": got \"%s\", want \"%s\"", bad[i].src, got,
+			          bad[i].err);
 			return;
 		}
 	}
@@ -248,7 +261,11 @@ static void jv_ws(struct jv *v)
 static size_t utf8_ok(const unsigned char *s, size_t n)
 {
 	unsigned c = s[0];
-	size_t len = c < 0x80 ? 1 : (c >= 0xC2 && c <= 0xDF) ? 2 : (c >= 0xE0 && c <= 0xEF) ? 3 : (c >= 0xF0 && c <= 0xF4) ? 4 : 0;
+	size_t len = c < 0x80                   ? 1
+	             : (c >= 0xC2 && c <= 0xDF) ? 2
+	             : (c >= 0xE0 && c <= 0xEF) ? 3
+	             : (c >= 0xF0 && c <= 0xF4) ? 4
+	                                        : 0;
 	if (!len || len > n)
 		return 0;
 	unsigned cp = len == 1 ? c : c & (0x3F >> (len - 1));
@@ -257,7 +274,8 @@ static size_t utf8_ok(const unsigned char *s, size_t n)
 			return 0;
 		cp = cp << 6 | (s[i] & 0x3F);
 	}
-	if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) || (cp >= 0xD800 && cp <= 0xDFFF))
+	if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+	    (cp >= 0xD800 && cp <= 0xDFFF))
 		return 0;
 	return len;
 }
@@ -287,7 +305,10 @@ static bool jv_string(struct jv *v, struct buf *dec)
 			unsigned cp = 0;
 			for (int i = 0; i < 4; i++) {
 				char h = (char)*v->p++;
-				int d = h >= '0' && h <= '9' ? h - '0' : h >= 'a' && h <= 'f' ? h - 'a' + 10 : h >= 'A' && h <= 'F' ? h - 'A' + 10 : -1;
+				int d = h >= '0' && h <= '9'   ? h - '0'
+				        : h >= 'a' && h <= 'f' ? h - 'a' + 10
+				        : h >= 'A' && h <= 'F' ? h - 'A' + 10
+				                               : -1;
 				if (d < 0)
 					return false;
 				cp = cp * 16 + (unsigned)d;
@@ -325,7 +346,8 @@ static bool jv_value(struct jv *v)
 			jv_ws(v);
 			struct buf key = BUF_INIT(256);
 			bool ok = jv_string(v, &key);
-			bool hit = ok && v->want && strcmp(buf_str(&key), v->want) == 0 && v->got && v->got->len == 0;
+			bool hit = ok && v->want && strcmp(buf_str(&key), v->want) == 0 && v->got &&
+			           v->got->len == 0;
 			buf_free(&key);
 			if (!ok)
 				return false;
@@ -401,25 +423,28 @@ static bool json_valid(const char *s, const char *want, struct buf *got)
 	return v.p == v.e;
 }
 
-static const char default_body[] = "\n{\n\t\"EventType\": \"{{ .Type }}\",\n\t\"EventKind\": \"{{ .InvolvedObject.Kind }}\",\n"
-				   "\t\"EventReason\": \"{{ .Reason }}\",\n\t\"EventTime\": \"{{ .LastTimestamp }}\",\n"
-				   "\t\"EventMessage\": \"{{ .Message }}\"\n}";
-static const char wecom[] = "{\"msgtype\": \"text\",\"text\": {\"content\": \"EventType:{{ .Type }}\\nEventKind:"
-			    "{{ .InvolvedObject.Kind }}\\nEventObject:{{ .InvolvedObject.Name }}\\nEventReason:"
-			    "{{ .Reason }}\\nEventTime:{{ .LastTimestamp }}\\nEventMessage:{{ .Message }}\","
-			    "\"mentioned_list\":[\"wangqing\",\"@all\"]}}";
+static const char default_body[] =
+    "\n{\n\t\"EventType\": \"{{ .Type }}\",\n\t\"EventKind\": \"{{ .InvolvedObject.Kind }}\",\n"
+    "\t\"EventReason\": \"{{ .Reason }}\",\n\t\"EventTime\": \"{{ .LastTimestamp }}\",\n"
+    "\t\"EventMessage\": \"{{ .Message }}\"\n}";
+static const char wecom[] =
+    "{\"msgtype\": \"text\",\"text\": {\"content\": \"EventType:{{ .Type }}\\nEventKind:"
+    "{{ .InvolvedObject.Kind }}\\nEventObject:{{ .InvolvedObject.Name }}\\nEventReason:"
+    "{{ .Reason }}\\nEventTime:{{ .LastTimestamp }}\\nEventMessage:{{ .Message }}\","
+    "\"mentioned_list\":[\"wangqing\",\"@all\"]}}";
 
 static void json_mode_escapes_inside_strings_only(void)
 {
 	struct event e = sample();
 	e.message = "say \"hi\"\n\tC:\\dir";
 	CHECK_STR(render_ev("{\"m\":\"{{ .Message }}\",\"n\":{{ .Count }}}", TMPL_JSON, &e),
-		  "{\"m\":\"say \\\"hi\\\"\\n\\tC:\\\\dir\",\"n\":3}");
+	          "{\"m\":\"say \\\"hi\\\"\\n\\tC:\\\\dir\",\"n\":3}");
 	CHECK_STR(render_ev("{\"m\":\"{{ raw .Reason }}\"}", TMPL_JSON, &e), "{\"m\":\"BackOff\"}");
-	CHECK_STR(render_ev("{\"m\":{{ json .Message }}}", TMPL_JSON, &e), "{\"m\":\"say \\\"hi\\\"\\n\\tC:\\\\dir\"}");
+	CHECK_STR(render_ev("{\"m\":{{ json .Message }}}", TMPL_JSON, &e),
+	          "{\"m\":\"say \\\"hi\\\"\\n\\tC:\\\\dir\"}");
 	/* an escaped quote in the template text does not end the string */
 	CHECK_STR(render_ev("{\"m\":\"x\\\"{{ .Message }}\"}", TMPL_JSON, &e),
-		  "{\"m\":\"x\\\"say \\\"hi\\\"\\n\\tC:\\\\dir\"}");
+	          "{\"m\":\"x\\\"say \\\"hi\\\"\\n\\tC:\\\\dir\"}");
 	/* text mode leaves values alone */
 	CHECK_STR(render_ev("\"{{ .Message }}\"", TMPL_TEXT, &e), "\"say \"hi\"\n\tC:\\dir\"");
 	struct buf got = BUF_INIT(4096);
@@ -445,9 +470,29 @@ static void expected_text(const unsigned char *s, size_t n, struct buf *out)
 
 static void json_property_random_messages(void)
 {
-	static const char *const pieces[] = { "\"", "\\", "\n", "\t", "\r", "\x01", "\x1f", "\x7f", "/", "{{", "}}",
-					      "\xe4\xb8\xad", "\xf0\x9f\x9a\x80", "\xc3\xa9", "\xff", "\xc3", "\xed\xa0\x80",
-					      "a", " ", "\\u0000", "'", "%s", "\xe2\x80\xa8" };
+	static const char *const pieces[] = { "\"",
+		                              "\\",
+		                              "\n",
+		                              "\t",
+		                              "\r",
+		                              "\x01",
+		                              "\x1f",
+		                              "\x7f",
+		                              "/",
+		                              "{{",
+		                              "}}",
+		                              "\xe4\xb8\xad",
+		                              "\xf0\x9f\x9a\x80",
+		                              "\xc3\xa9",
+		                              "\xff",
+		                              "\xc3",
+		                              "\xed\xa0\x80",
+		                              "a",
+		                              " ",
+		                              "\\u0000",
+		                              "'",
+		                              "%s",
+		                              "\xe2\x80\xa8" };
 	struct tmpl *tb, *tw;
 	char err[200];
 	tb = tmpl_compile(default_body, strlen(default_body), TMPL_JSON, err, sizeof err);
@@ -473,7 +518,8 @@ static void json_property_random_messages(void)
 		struct buf out = BUF_INIT(1 << 16), got = BUF_INIT(4096), want = BUF_INIT(4096);
 		CHECK_INT(tmpl_render(tb, &e, NOW, &out, err, sizeof err), 0);
 		if (!json_valid(buf_str(&out), "EventMessage", &got)) {
-			test_fail(__FILE__, __LINE__, "invalid JSON for message #%d: %s", iter, buf_str(&out));
+			test_fail(__FILE__, __LINE__, "invalid JSON for message #%d: %s", iter,
+			          buf_str(&out));
 			break;
 		}
 		expected_text((const unsigned char *)msg, n, &want);

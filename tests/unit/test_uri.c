@@ -71,9 +71,9 @@ static void query_follows_go(void)
 	struct uri u;
 	const char *vals[4];
 	CHECK_INT(parse("webhook:https://h/p?header=Content-Type=application/json&header=X-A=b%3Dc"
-			"&reason=a+b&reason=%2B&empty=&&level=Normal&sc=a;b",
-			&u),
-		  0);
+	                "&reason=a+b&reason=%2B&empty=&&level=Normal&sc=a;b",
+	                &u),
+	          0);
 	CHECK_INT(uri_get_all(&u, "header", vals, 4), 2);
 	CHECK_STR(vals[0], "Content-Type=application/json");
 	CHECK_STR(vals[1], "X-A=b=c");
@@ -125,10 +125,6 @@ static void env_edge_cases(void)
 }
 
 const struct test_case test_uri[] = {
-	TEST(golden_keys),
-	TEST(golden_urls),
-	TEST(query_follows_go),
-	TEST(env_expansion_follows_go),
-	TEST(env_edge_cases),
-	TEST_END,
+	TEST(golden_keys),    TEST(golden_urls), TEST(query_follows_go), TEST(env_expansion_follows_go),
+	TEST(env_edge_cases), TEST_END,
 };
