@@ -31,9 +31,6 @@ char *xstrndup(const char *s, size_t n);
 /* printf into a freshly allocated string. */
 char *xasprintf(const char *fmt, ...) KE_PRINTF(1, 2);
 
-/* Print "kube-eventer: <msg>" to stderr and exit(code). Only before the loop runs. */
-KE_NORETURN void die(int code, const char *fmt, ...) KE_PRINTF(2, 3);
-
 /* Monotonic and wall clocks in milliseconds. */
 int64_t now_mono_ms(void);
 int64_t now_wall_ms(void);

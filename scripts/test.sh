@@ -93,7 +93,7 @@ if want emulators; then
 fi
 want integration && run integration python3 tests/integration/run.py --bin build/kube-eventer
 want integration && run integration-sanitizers env ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
-  python3 tests/integration/run.py --bin build/san/kube-eventer --quick
+  python3 tests/integration/run.py --bin build/san/kube-eventer
 
 echo
 echo "test time: $((SECONDS - t_start))s"

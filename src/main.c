@@ -288,39 +288,38 @@ int main(int argc, char **argv)
 	struct buf errors = BUF_INIT(64 * 1024);
 	struct buf text = BUF_INIT(64 * 1024);
 	char err[512];
+	int code = 0;
 
 	setlocale(LC_CTYPE, "C.UTF-8"); /* regex: one UTF-8 character is one character */
 	if (config_parse(argc, argv, &app.cfg, &errors) < 0) {
-		fprintf(stderr, "%s", buf_str(&errors));
-		fprintf(stderr, "Run 'kube-eventer --help' for usage.\n");
-		return 2;
+		fprintf(stderr, "%sRun 'kube-eventer --help' for usage.\n", buf_str(&errors));
+		code = 2;
+		goto out;
 	}
-	if (app.cfg.help) {
-		config_usage(&text);
+	if (app.cfg.help || app.cfg.version) {
+		if (app.cfg.help)
+			config_usage(&text);
+		else
+			buf_printf(&text, "kube-eventer %s (%s)\n", KE_VERSION, KE_GIT_REV);
 		fputs(buf_str(&text), stdout);
-		return 0;
-	}
-	if (app.cfg.version) {
-		printf("kube-eventer %s (%s)\n", KE_VERSION, KE_GIT_REV);
-		return 0;
+		goto out;
 	}
 	log_setup(log_level_from_verbosity((int)app.cfg.verbosity), app.cfg.log_format);
 	if (app.cfg.klog_ignored)
-		log_warn(
-		    "klog flags (--logtostderr, --log_dir, ...) are accepted and ignored; logs go to stderr");
+		log_warn("klog flags (--logtostderr, --log_dir, ...) are accepted and ignored; logs go to stderr");
 
 	app.seen = seen_new(app.cfg.nsinks, SEEN_MAX);
 	make_sinks(&errors, app.cfg.check);
 	make_source(&errors, app.cfg.check);
 	if (app.cfg.check) {
 		fputs(errors.len ? buf_str(&errors) : "configuration OK\n", errors.len ? stderr : stdout);
-		shutdown_all();
-		return errors.len ? 2 : 0;
+		code = errors.len ? 2 : 0;
+		goto out;
 	}
 	if (errors.len) {
 		fprintf(stderr, "%s", buf_str(&errors));
-		shutdown_all();
-		return 2;
+		code = 2;
+		goto out;
 	}
 
 	sigset_t mask;
@@ -333,9 +332,12 @@ int main(int argc, char **argv)
 	app.sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 
 	app.loop = loop_new();
-	app.http = http_new(app.loop);
-	if (!app.loop || !app.http || app.sigfd < 0)
-		die(3, "cannot set up the event loop");
+	app.http = app.loop ? http_new(app.loop) : NULL;
+	if (!app.loop || !app.http || app.sigfd < 0) {
+		fprintf(stderr, "kube-eventer: cannot set up the event loop\n");
+		code = 3;
+		goto out;
+	}
 	loop_fd(app.loop, app.sigfd, LOOP_READ, on_signal, NULL);
 	loop_timer_init(&app.start_timer, on_start_tick, NULL);
 	loop_timer_init(&app.stop_timer, on_stop_tick, NULL);
@@ -343,18 +345,18 @@ int main(int argc, char **argv)
 	app.start_ms = now_mono_ms();
 
 	if (!app.cfg.once) {
-		app.health = health_new(app.loop, app.cfg.healthz_ip, (int)app.cfg.healthz_port,
-		                        health_status, health_metrics, NULL, err, sizeof err);
+		app.health = health_new(app.loop, app.cfg.healthz_ip, (int)app.cfg.healthz_port, health_status,
+					health_metrics, NULL, err, sizeof err);
 		if (!app.health) {
 			fprintf(stderr, "kube-eventer: %s\n", err);
-			shutdown_all();
-			return 2;
+			code = 2;
+			goto out;
 		}
 		log_info("health: listening on %s:%d", app.cfg.healthz_ip, health_port(app.health));
 	}
 	if (app.kube) {
 		log_info("kube-eventer %s: watching events on %s with %zu sink(s)", KE_VERSION,
-		         kube_describe(app.kube), app.nsinks);
+			 kube_describe(app.kube), app.nsinks);
 		cmwatch_init(app.loop, app.http, app.kube);
 		app.watch = watch_new(app.loop, app.http, app.kube, app.seen, on_event, NULL);
 	}
@@ -366,7 +368,8 @@ int main(int argc, char **argv)
 
 	if (loop_run(app.loop) < 0)
 		log_error("event loop failed");
-	int code = app.exit_code;
+	code = app.exit_code;
+out:
 	shutdown_all();
 	buf_free(&errors);
 	buf_free(&text);

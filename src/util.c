@@ -70,17 +70,6 @@ char *xasprintf(const char *fmt, ...)
 	return p;
 }
 
-void die(int code, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	fputs("kube-eventer: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-	va_end(ap);
-	exit(code);
-}
-
 int64_t now_mono_ms(void)
 {
 	struct timespec ts;

@@ -4,8 +4,8 @@
     run.py [--bin PATH] [--quick] [-k SUBSTRING]
 
 Prints "ok N - module.test" / "not ok N - ..." lines and ends with
-"N passed, N failed"; exits 1 on any failure. --quick runs the tests marked
-QUICK (used for the slower sanitizer build).
+"N passed, N failed"; exits 1 on any failure. --quick runs only the tests each
+module marks QUICK: a fast subset while developing.
 """
 import argparse
 import importlib
