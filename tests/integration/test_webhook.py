@@ -208,3 +208,40 @@ def test_duplicate_objects_are_delivered_once(t):
                               stdin=stream.encode())
         eq(rc, 0, err)
         eq(r.total, 1, "same uid and resourceVersion twice: one delivery")
+
+
+def test_keep_alive_connections_are_reused(t):
+    with Recorder() as r:
+        evs = [event(obj=f"p{i}", reason=f"R{i}") for i in range(20)]
+        rc, _, err = t.run_ke("--source=file:-", "--healthz-port=0", sink(r.url, method="POST", concurrency="1"),
+                              stdin=event_list(evs).encode())
+        eq(rc, 0, err)
+        eq(r.total, 20)
+        eq(len({q.conn for q in r.requests}), 1, "one connection for twenty requests")
+
+
+def test_burst_with_a_dead_sink_stays_bounded(t):
+    """10 000 events, one sink dead (connection refused), one healthy: the healthy one gets
+    everything, the dead one's queue stays at its bound, drops are counted, memory stays small."""
+    import socket as so
+    s = so.socket()
+    s.bind(("127.0.0.1", 0))
+    dead = s.getsockname()[1]
+    s.close()  # nothing listens there: connection refused
+    evs = [event(obj=f"p{i}", uid=f"u{i}", reason="BackOff", message=f"m{i} " + "x" * 200) for i in range(10000)]
+    with Recorder(record=True) as r:
+        k = t.ke("--source=file:-", "--healthz-ip=127.0.0.1", "--healthz-port=0", "--flush-timeout=1s",
+                 sink(f"http://127.0.0.1:{dead}/", method="POST", queue_size="500", retries="1000"),
+                 sink(r.url, method="POST"), stdin=True)
+        k.feed(event_list(evs))
+        r.wait_for(10000, 60)
+        with open(f"/proc/{k.proc.pid}/status") as f:
+            hwm = int(next(line for line in f if line.startswith("VmHWM")).split()[1])
+        m = k.metrics()
+        eq(m['eventer_sink_sent_total{sink="webhook[1]",type="webhook"}'], 10000, "the healthy sink got everything")
+        eq(m['eventer_sink_queue_length{sink="webhook[0]",type="webhook"}'], 500, "the dead sink at its bound")
+        check(m['eventer_sink_dropped_total{sink="webhook[0]",type="webhook"}'] >= 9000, m)
+        check(hwm < 8 * 1024, f"peak RSS {hwm} KiB (the sanitizer build is larger)")
+        check(k.count_log("queue full") <= 3, "overflow logged once per interval, not per event")
+        k.close_stdin()
+        eq(k.wait(20), 0)
