@@ -36,7 +36,7 @@ def main():
     for line in open(sys.argv[1], errors="replace"):
         if line.startswith("Discarded input sections"):
             discarded = True
-        if line.startswith("Memory map"):
+        if line.startswith("Linker script and memory map"):
             discarded = False
         if discarded:
             continue
