@@ -27,6 +27,14 @@ SECRETS = set()    # strings that must never appear in ALL_LOGS
 BIN = os.path.join(ROOT, "build", "kube-eventer")
 
 
+def sanitized():
+    """True when BIN is the ASan/UBSan build (its memory figures are not the product's)."""
+    if not hasattr(sanitized, "v"):
+        with open(BIN, "rb") as f:
+            sanitized.v = b"__asan_init" in f.read()
+    return sanitized.v
+
+
 class Failure(AssertionError):
     pass
 

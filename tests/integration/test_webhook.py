@@ -2,6 +2,8 @@
 import json
 import time
 
+import harness
+
 from harness import check, eq, event, event_list, wait_until
 from receivers import Recorder, Response
 
@@ -241,7 +243,9 @@ def test_burst_with_a_dead_sink_stays_bounded(t):
         eq(m['eventer_sink_sent_total{sink="webhook[1]",type="webhook"}'], 10000, "the healthy sink got everything")
         eq(m['eventer_sink_queue_length{sink="webhook[0]",type="webhook"}'], 500, "the dead sink at its bound")
         check(m['eventer_sink_dropped_total{sink="webhook[0]",type="webhook"}'] >= 9000, m)
-        check(hwm < 8 * 1024, f"peak RSS {hwm} KiB (the sanitizer build is larger)")
+        # ASan's shadow memory and quarantine dwarf the real figure; the musl run asserts it.
+        if not harness.sanitized():
+            check(hwm < 8 * 1024, f"peak RSS {hwm} KiB")
         check(k.count_log("queue full") <= 3, "overflow logged once per interval, not per event")
         k.close_stdin()
         eq(k.wait(20), 0)
