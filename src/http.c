@@ -323,19 +323,29 @@ static int on_timer(CURLM *m, long timeout_ms, void *userp)
 }
 
 /*
- * libcurl allocates and frees a few dozen small blocks per request. Under
- * musl's allocator that churn keeps mapping and unmapping pages (a syscall
- * pair every few requests). A small cache of freed blocks per size class
- * (16-byte classes up to 1 KiB, at most 32 blocks each: 512 KiB worst case)
- * keeps the hot sizes out of the allocator. One thread: no locking.
+ * libcurl allocates and frees a few dozen small blocks per request, and a
+ * 64 KiB send buffer for each one. Under musl's allocator that churn keeps
+ * mapping and unmapping pages (an mmap/munmap pair every few requests, the
+ * munmap alone ~40 us on a VM). A small cache of freed blocks keeps the hot
+ * sizes out of the allocator: 16-byte classes up to 1 KiB, at most 32 blocks
+ * each (512 KiB worst case), plus up to CC_BIG larger blocks of at most
+ * CC_BIG_MAX bytes reused on an exact size match (curl's buffer sizes are
+ * constants). One thread: no locking.
+ *
+ * Each block starts with a CC_HDR-byte tag: its class (< CC_CLASSES) for a
+ * small block, else its exact size (always >= CC_CLASSES * 16).
  */
 #define CC_CLASSES 64
 #define CC_KEEP 32
 #define CC_HDR 16
+#define CC_BIG 4
+#define CC_BIG_MAX (128 * 1024)
 
 static struct {
 	void *head[CC_CLASSES];
 	unsigned n[CC_CLASSES];
+	char *big[CC_BIG];
+	unsigned nbig;
 } cc;
 
 static void *cc_malloc(size_t n)
@@ -347,11 +357,20 @@ static void *cc_malloc(size_t n)
 		cc.n[cls]--;
 		return p + CC_HDR;
 	}
-	size_t size = cls < CC_CLASSES ? cls * 16 : n;
-	char *p = malloc(size + CC_HDR);
+	size_t tag = cls < CC_CLASSES ? cls : n;
+	if (cls >= CC_CLASSES) {
+		for (unsigned i = 0; i < cc.nbig; i++) {
+			if (*(size_t *)(void *)cc.big[i] == n) {
+				char *p = cc.big[i];
+				cc.big[i] = cc.big[--cc.nbig];
+				return p + CC_HDR;
+			}
+		}
+	}
+	char *p = malloc((cls < CC_CLASSES ? cls * 16 : n) + CC_HDR);
 	if (!p)
 		return NULL;
-	*(size_t *)(void *)p = cls < CC_CLASSES ? cls : 0;
+	*(size_t *)(void *)p = tag;
 	return p + CC_HDR;
 }
 
@@ -360,11 +379,15 @@ static void cc_free(void *ptr)
 	if (!ptr)
 		return;
 	char *p = (char *)ptr - CC_HDR;
-	size_t cls = *(size_t *)(void *)p;
-	if (cls && cls < CC_CLASSES && cc.n[cls] < CC_KEEP) {
-		*(void **)(void *)(p + CC_HDR) = cc.head[cls];
-		cc.head[cls] = p;
-		cc.n[cls]++;
+	size_t tag = *(size_t *)(void *)p;
+	if (tag && tag < CC_CLASSES && cc.n[tag] < CC_KEEP) {
+		*(void **)(void *)(p + CC_HDR) = cc.head[tag];
+		cc.head[tag] = p;
+		cc.n[tag]++;
+		return;
+	}
+	if (tag >= CC_CLASSES && tag <= CC_BIG_MAX && cc.nbig < CC_BIG) {
+		cc.big[cc.nbig++] = p;
 		return;
 	}
 	free(p);
@@ -385,18 +408,13 @@ static void *cc_realloc(void *ptr, size_t n)
 	if (!ptr)
 		return cc_malloc(n);
 	char *p = (char *)ptr - CC_HDR;
-	size_t cls = *(size_t *)(void *)p;
-	if (cls && (n + 15) / 16 <= cls)
+	size_t tag = *(size_t *)(void *)p;
+	size_t have = tag < CC_CLASSES ? tag * 16 : tag;
+	if (tag && tag < CC_CLASSES && (n + 15) / 16 <= tag)
 		return ptr; /* still fits its class */
-	if (!cls) {
-		char *q = realloc(p, n + CC_HDR);
-		/* the caller owns q through q + CC_HDR */
-		// cppcheck-suppress memleak
-		return q ? q + CC_HDR : NULL;
-	}
 	void *q = cc_malloc(n);
 	if (q) {
-		memcpy(q, ptr, cls * 16 < n ? cls * 16 : n);
+		memcpy(q, ptr, have < n ? have : n);
 		cc_free(ptr);
 	}
 	return q;

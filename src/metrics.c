@@ -12,17 +12,24 @@
 
 #define MAX_SERIES 2048 /* labelled event series kept; more are counted as overflow */
 
-/* One labelled counter: up to four label values in one allocation. */
+/* One labelled counter: up to four label values. */
 struct series {
 	char *labels[4];
 	uint64_t n;
 };
 
+/* A family of labelled counters, found by an open-addressing index on the
+ * hash of their label values (slot holds 1 + the series' position). */
+struct family {
+	struct series s[MAX_SERIES];
+	uint16_t slot[2 * MAX_SERIES];
+	size_t n;
+};
+
 static struct {
 	uint64_t by_type[3];               /* Normal, Warning, other */
-	struct series normal[MAX_SERIES];  /* eventer_events_normal_total{reason,namespace} */
-	struct series warning[MAX_SERIES]; /* eventer_events_warning_total{event_kind,kind,name,namespace} */
-	size_t nnormal, nwarning;
+	struct family normal;  /* eventer_events_normal_total{reason,namespace} */
+	struct family warning; /* eventer_events_warning_total{event_kind,kind,name,namespace} */
 	uint64_t overflow;
 	int64_t last_event_wall_ms;
 } m;
@@ -101,25 +108,34 @@ static const char *triage(const struct event *ev)
 	return NULL;
 }
 
-static void count(struct series *tab, size_t *n, const char *const *labels, size_t nl)
+static void count(struct family *f, const char *const *labels, size_t nl)
 {
-	for (size_t i = 0; i < *n; i++) {
+	uint32_t h = 2166136261u; /* FNV-1a over the values and their terminators */
+	for (size_t k = 0; k < nl; k++)
+		for (const unsigned char *c = (const unsigned char *)labels[k];; c++) {
+			h = (h ^ *c) * 16777619u;
+			if (!*c)
+				break;
+		}
+	size_t i = h & (ARRAY_LEN(f->slot) - 1);
+	for (; f->slot[i]; i = (i + 1) & (ARRAY_LEN(f->slot) - 1)) {
+		struct series *se = &f->s[f->slot[i] - 1];
 		bool same = true;
 		for (size_t k = 0; k < nl && same; k++)
-			same = strcmp(tab[i].labels[k], labels[k]) == 0;
+			same = strcmp(se->labels[k], labels[k]) == 0;
 		if (same) {
-			tab[i].n++;
+			se->n++;
 			return;
 		}
 	}
-	if (*n == MAX_SERIES) {
+	if (f->n == MAX_SERIES) {
 		m.overflow++; /* bounded: a flood of distinct objects cannot grow memory */
 		return;
 	}
 	for (size_t k = 0; k < nl; k++)
-		tab[*n].labels[k] = xstrdup(labels[k]);
-	tab[*n].n = 1;
-	(*n)++;
+		f->s[f->n].labels[k] = xstrdup(labels[k]);
+	f->s[f->n].n = 1;
+	f->slot[i] = (uint16_t)++f->n;
 }
 
 void metrics_count_event(const struct event *ev, bool labelled)
@@ -131,21 +147,21 @@ void metrics_count_event(const struct event *ev, bool labelled)
 	const char *kind = triage(ev);
 	if (kind) {
 		const char *l[] = { kind, ev->involved.kind, ev->involved.name, ev->involved.namespace };
-		count(m.warning, &m.nwarning, l, 4);
+		count(&m.warning, l, 4);
 	} else {
 		const char *l[] = { ev->reason, ev->namespace };
-		count(m.normal, &m.nnormal, l, 2);
+		count(&m.normal, l, 2);
 	}
 }
 
 void metrics_free(void)
 {
-	for (size_t i = 0; i < m.nnormal; i++)
+	for (size_t i = 0; i < m.normal.n; i++)
 		for (size_t k = 0; k < 2; k++)
-			free(m.normal[i].labels[k]);
-	for (size_t i = 0; i < m.nwarning; i++)
+			free(m.normal.s[i].labels[k]);
+	for (size_t i = 0; i < m.warning.n; i++)
 		for (size_t k = 0; k < 4; k++)
-			free(m.warning[i].labels[k]);
+			free(m.warning.s[i].labels[k]);
 	memset(&m, 0, sizeof m);
 }
 
@@ -222,10 +238,10 @@ void metrics_render(struct buf *out, const struct metrics_view *v)
 		/* kube-eventer's names and labels (--event-metrics) */
 		header(out, "eventer_events_normal_total", "counter",
 		       "Events not classified as abnormal, by reason and namespace (kube-eventer).");
-		labelled(out, "eventer_events_normal_total", m.normal, m.nnormal, nl, 2);
+		labelled(out, "eventer_events_normal_total", m.normal.s, m.normal.n, nl, 2);
 		header(out, "eventer_events_warning_total", "counter",
 		       "Abnormal events by kind of problem and object (kube-eventer).");
-		labelled(out, "eventer_events_warning_total", m.warning, m.nwarning, wl, 4);
+		labelled(out, "eventer_events_warning_total", m.warning.s, m.warning.n, wl, 4);
 		counter(out, "eventer_events_series_overflow_total",
 		        "Events not counted in a labelled series (more than 2048 series).", m.overflow);
 	}

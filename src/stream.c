@@ -177,6 +177,14 @@ void jscan_feed(struct jscan *s, const char *p, size_t n)
 		char c = p[i];
 
 		if (s->in_str) {
+			if (!s->esc && !(s->depth == 1 && s->expect_key)) {
+				/* most bytes are string bodies: skip to a quote or backslash */
+				while (i < n && p[i] != '"' && p[i] != '\\')
+					i++;
+				if (i == n)
+					break;
+				c = p[i];
+			}
 			if (s->esc) {
 				s->esc = 0;
 			} else if (c == '\\') {
