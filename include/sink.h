@@ -187,6 +187,13 @@ size_t sink_pending(const struct sink *s);
  */
 int64_t sink_too_fast_ms(const struct sink *s);
 
+/*
+ * The HTTP-level verdict every HTTP sink shares: transport errors, 408, 429
+ * and 5xx are retried, any other non-2xx is dropped (why says which). Returns
+ * -1 for a 2xx, whose body the sink judges itself.
+ */
+int sink_http_verdict(const struct http_response *r, char *why, size_t n);
+
 /* Names of all sink types, for --help. */
 void sink_list_types(struct buf *out);
 

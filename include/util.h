@@ -65,4 +65,12 @@ uint64_t random_u64(void);
 /* 64-bit FNV-1a of n bytes. */
 uint64_t hash64(const void *p, size_t n);
 
+/* The value of a hexadecimal digit, or -1. */
+int hex_digit(char c);
+
+/* UTF-8 encoding of code point cp (U+FFFD above U+10FFFF) into out; returns
+ * its length, 1 to 4. Surrogates are encoded as they are: callers that follow
+ * Go's fmt replace them first. */
+size_t utf8_encode(uint32_t cp, char out[4]);
+
 #endif

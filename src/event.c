@@ -87,16 +87,20 @@ static int digits(const char *s, int n, int *out)
 	return 0;
 }
 
+/* As Go's time.Parse(time.RFC3339, s): the day must exist, no leap second,
+ * any number of fraction digits (nanoseconds kept), "Z" or "+HH:MM". */
 int ktime_parse(const char *s, struct ktime *out)
 {
+	static const int mdays[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
 	int Y, M, D, h, m, sec, nsec = 0, off = 0;
 	size_t n = strlen(s);
 
 	if (n < 20 || digits(s, 4, &Y) || s[4] != '-' || digits(s + 5, 2, &M) || s[7] != '-' ||
-	    digits(s + 8, 2, &D) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || digits(s + 11, 2, &h) ||
-	    s[13] != ':' || digits(s + 14, 2, &m) || s[16] != ':' || digits(s + 17, 2, &sec))
+	    digits(s + 8, 2, &D) || s[10] != 'T' || digits(s + 11, 2, &h) || s[13] != ':' ||
+	    digits(s + 14, 2, &m) || s[16] != ':' || digits(s + 17, 2, &sec))
 		return -1;
-	if (M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || sec > 60)
+	bool leap = Y % 4 == 0 && (Y % 100 != 0 || Y % 400 == 0);
+	if (M < 1 || M > 12 || D < 1 || D > mdays[M - 1] + (M == 2 && leap) || h > 23 || m > 59 || sec > 59)
 		return -1;
 	const char *p = s + 19;
 	if (*p == '.') {
@@ -112,11 +116,11 @@ int ktime_parse(const char *s, struct ktime *out)
 		if (nd == 0)
 			return -1;
 	}
-	if (*p == 'Z' || *p == 'z') {
+	if (*p == 'Z') {
 		p++;
 	} else if (*p == '+' || *p == '-') {
 		int oh, om;
-		if (digits(p + 1, 2, &oh) || p[3] != ':' || digits(p + 4, 2, &om))
+		if (digits(p + 1, 2, &oh) || p[3] != ':' || digits(p + 4, 2, &om) || oh > 23 || om > 59)
 			return -1;
 		off = (oh * 60 + om) * 60 * (*p == '-' ? -1 : 1);
 		p += 6;

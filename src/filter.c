@@ -124,27 +124,7 @@ static bool u8_valid(const char *s)
 static void put_cp(struct buf *b, uint32_t cp, bool *overflow)
 {
 	char u[4];
-	size_t n;
-	if (cp < 0x80) {
-		u[0] = (char)cp;
-		n = 1;
-	} else if (cp < 0x800) {
-		u[0] = (char)(0xC0 | cp >> 6);
-		u[1] = (char)(0x80 | (cp & 0x3F));
-		n = 2;
-	} else if (cp < 0x10000) {
-		u[0] = (char)(0xE0 | cp >> 12);
-		u[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-		u[2] = (char)(0x80 | (cp & 0x3F));
-		n = 3;
-	} else {
-		u[0] = (char)(0xF0 | cp >> 18);
-		u[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-		u[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-		u[3] = (char)(0x80 | (cp & 0x3F));
-		n = 4;
-	}
-	if (buf_append(b, u, n) < 0)
+	if (buf_append(b, u, utf8_encode(cp, u)) < 0)
 		*overflow = true;
 }
 
@@ -623,17 +603,6 @@ static void emit_set(struct tr *t, struct rset *s)
 
 /* --- escapes and classes -------------------------------------------------- */
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static bool is_alnum(char c)
 {
 	return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z');
@@ -671,7 +640,7 @@ static int parse_escape(struct tr *t, uint32_t *cp)
 		if (*t->p == '{') {
 			int nhex = 0;
 			for (t->p++; *t->p != '}'; t->p++) {
-				int h = hexval(*t->p);
+				int h = hex_digit(*t->p);
 				if (h < 0)
 					goto bad;
 				v = v * 16 + (uint32_t)h;
@@ -685,7 +654,7 @@ static int parse_escape(struct tr *t, uint32_t *cp)
 			*cp = v;
 			return 0;
 		} else {
-			int x = hexval(t->p[0]), y = x < 0 ? -1 : hexval(t->p[1]);
+			int x = hex_digit(t->p[0]), y = x < 0 ? -1 : hex_digit(t->p[1]);
 			if (x < 0 || y < 0)
 				goto bad;
 			t->p += 2;

@@ -28,6 +28,7 @@
 
 #include "buf.h"
 #include "crypto.h"
+#include "event.h"
 #include "util.h"
 
 #define FILE_MAX (4u << 20)   /* one kubeconfig file */
@@ -1249,70 +1250,6 @@ void kube_auth_free(struct kube_auth *a)
 
 /* --- ExecCredential ------------------------------------------------------------------------------ */
 
-static int digits(const char *s, int n, int *out)
-{
-	int v = 0;
-	for (int i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		v = v * 10 + (s[i] - '0');
-	}
-	*out = v;
-	return 0;
-}
-
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil). */
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-	y -= m <= 2;
-	int64_t era = (y >= 0 ? y : y - 399) / 400;
-	int64_t yoe = y - era * 400;
-	int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
-/* RFC 3339 as Go's time.RFC3339 parses it: YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM). */
-static int rfc3339_ms(const char *s, int64_t *ms)
-{
-	static const int mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
-	int y, mo, d, h, mi, se, oh = 0, om = 0, sign = 0;
-	int64_t frac_ms = 0;
-	size_t n = strlen(s), i = 19;
-	if (n < 20 || digits(s, 4, &y) || s[4] != '-' || digits(s + 5, 2, &mo) || s[7] != '-' ||
-	    digits(s + 8, 2, &d) || s[10] != 'T' || digits(s + 11, 2, &h) || s[13] != ':' ||
-	    digits(s + 14, 2, &mi) || s[16] != ':' || digits(s + 17, 2, &se))
-		return -1;
-	if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || h > 23 || mi > 59 || se > 59)
-		return -1;
-	if (mo == 2 && d == 29 && !(y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)))
-		return -1;
-	if (s[i] == '.') {
-		size_t f = ++i;
-		while (i < n && s[i] >= '0' && s[i] <= '9') {
-			if (i - f < 3)
-				frac_ms = frac_ms * 10 + (s[i] - '0');
-			i++;
-		}
-		if (i == f || i - f > 9)
-			return -1;
-		for (size_t k = i - f; k < 3; k++)
-			frac_ms *= 10;
-	}
-	if (s[i] == 'Z' && i + 1 == n) {
-		sign = 0;
-	} else if ((s[i] == '+' || s[i] == '-') && i + 6 == n && digits(s + i + 1, 2, &oh) == 0 &&
-	           s[i + 3] == ':' && digits(s + i + 4, 2, &om) == 0 && oh <= 23 && om <= 59) {
-		sign = s[i] == '+' ? 1 : -1;
-	} else {
-		return -1;
-	}
-	int64_t secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se;
-	secs -= sign * (oh * 3600 + om * 60);
-	*ms = secs * 1000 + frac_ms;
-	return 0;
-}
-
 void kube_cred_free(struct kube_cred *c)
 {
 	free(c->token);
@@ -1397,10 +1334,13 @@ int kube_cred_parse(const char *json, size_t len, const char *api_version, struc
 		snprintf(err, errlen, "status: clientCertificateData and clientKeyData must be PEM");
 		goto out;
 	}
-	if (exp && rfc3339_ms(exp, &out->expiry_ms) < 0) {
+	struct ktime t;
+	if (exp && ktime_parse(exp, &t) < 0) {
 		snprintf(err, errlen, "status.expirationTimestamp: not an RFC 3339 time");
 		goto out;
 	}
+	if (exp)
+		out->expiry_ms = t.sec * 1000 + t.nsec / 1000000;
 	if (tok)
 		out->token = xstrdup(tok);
 	if (cert) {

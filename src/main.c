@@ -306,7 +306,8 @@ int main(int argc, char **argv)
 	}
 	log_setup(log_level_from_verbosity((int)app.cfg.verbosity), app.cfg.log_format);
 	if (app.cfg.klog_ignored)
-		log_warn("klog flags (--logtostderr, --log_dir, ...) are accepted and ignored; logs go to stderr");
+		log_warn(
+		    "klog flags (--logtostderr, --log_dir, ...) are accepted and ignored; logs go to stderr");
 
 	app.seen = seen_new(app.cfg.nsinks, SEEN_MAX);
 	make_sinks(&errors, app.cfg.check);
@@ -345,8 +346,8 @@ int main(int argc, char **argv)
 	app.start_ms = now_mono_ms();
 
 	if (!app.cfg.once) {
-		app.health = health_new(app.loop, app.cfg.healthz_ip, (int)app.cfg.healthz_port, health_status,
-					health_metrics, NULL, err, sizeof err);
+		app.health = health_new(app.loop, app.cfg.healthz_ip, (int)app.cfg.healthz_port,
+		                        health_status, health_metrics, NULL, err, sizeof err);
 		if (!app.health) {
 			fprintf(stderr, "kube-eventer: %s\n", err);
 			code = 2;
@@ -356,7 +357,7 @@ int main(int argc, char **argv)
 	}
 	if (app.kube) {
 		log_info("kube-eventer %s: watching events on %s with %zu sink(s)", KE_VERSION,
-			 kube_describe(app.kube), app.nsinks);
+		         kube_describe(app.kube), app.nsinks);
 		cmwatch_init(app.loop, app.http, app.kube);
 		app.watch = watch_new(app.loop, app.http, app.kube, app.seen, on_event, NULL);
 	}

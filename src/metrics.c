@@ -27,7 +27,7 @@ struct family {
 };
 
 static struct {
-	uint64_t by_type[3];               /* Normal, Warning, other */
+	uint64_t by_type[3];   /* Normal, Warning, other */
 	struct family normal;  /* eventer_events_normal_total{reason,namespace} */
 	struct family warning; /* eventer_events_warning_total{event_kind,kind,name,namespace} */
 	uint64_t overflow;
@@ -110,14 +110,10 @@ static const char *triage(const struct event *ev)
 
 static void count(struct family *f, const char *const *labels, size_t nl)
 {
-	uint32_t h = 2166136261u; /* FNV-1a over the values and their terminators */
+	uint64_t h = 0;
 	for (size_t k = 0; k < nl; k++)
-		for (const unsigned char *c = (const unsigned char *)labels[k];; c++) {
-			h = (h ^ *c) * 16777619u;
-			if (!*c)
-				break;
-		}
-	size_t i = h & (ARRAY_LEN(f->slot) - 1);
+		h = (h ^ hash64(labels[k], strlen(labels[k]) + 1)) * 1099511628211ULL;
+	size_t i = (size_t)h & (ARRAY_LEN(f->slot) - 1);
 	for (; f->slot[i]; i = (i + 1) & (ARRAY_LEN(f->slot) - 1)) {
 		struct series *se = &f->s[f->slot[i] - 1];
 		bool same = true;

@@ -582,6 +582,23 @@ int64_t sink_too_fast_ms(const struct sink *s)
 	return s->cfg.rate_period_ms ? s->cfg.rate_period_ms : 60000;
 }
 
+int sink_http_verdict(const struct http_response *r, char *why, size_t n)
+{
+	if (r->error) {
+		snprintf(why, n, "%s", r->error_text ? r->error_text : "transport error");
+		return DELIVERY_RETRY;
+	}
+	if (r->status == 408 || r->status == 429 || r->status >= 500) {
+		snprintf(why, n, "HTTP %ld", r->status);
+		return DELIVERY_RETRY;
+	}
+	if (r->status < 200 || r->status >= 300) {
+		snprintf(why, n, "HTTP %ld: %.120s", r->status, r->body ? r->body : "");
+		return DELIVERY_DROP;
+	}
+	return -1;
+}
+
 void sink_list_types(struct buf *out)
 {
 	for (size_t i = 0; sink_types[i]; i++)

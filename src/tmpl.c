@@ -570,6 +570,7 @@ static bool tok_is(const struct token *t, const char *word)
 /* Decode a Go string literal token into a scratch-free owned string. */
 static char *unquote(struct parser *ps, const struct token *t, size_t *outlen)
 {
+	static const char simple_from[] = "ntrabfv\\\"'", simple_to[] = "\n\t\r\a\b\f\v\\\"'";
 	char *out = talloc(ps->t, t->n + 1);
 	size_t o = 0;
 	if (t->k == K_RAWSTR) {
@@ -584,101 +585,30 @@ static char *unquote(struct parser *ps, const struct token *t, size_t *outlen)
 			continue;
 		}
 		c = t->p[++i];
-		switch (c) {
-		case 'n':
-			out[o++] = '\n';
-			break;
-		case 't':
-			out[o++] = '\t';
-			break;
-		case 'r':
-			out[o++] = '\r';
-			break;
-		case 'a':
-			out[o++] = '\a';
-			break;
-		case 'b':
-			out[o++] = '\b';
-			break;
-		case 'f':
-			out[o++] = '\f';
-			break;
-		case 'v':
-			out[o++] = '\v';
-			break;
-		case '\\':
-			out[o++] = '\\';
-			break;
-		case '"':
-			out[o++] = '"';
-			break;
-		case '\'':
-			out[o++] = '\'';
-			break;
-		case 'x': {
-			int v = 0;
-			for (int k = 0; k < 2; k++) {
-				char h = t->p[++i];
-				int d =
-				    isdigit((unsigned char)h) ? h - '0'
-				    : (tolower((unsigned char)h) >= 'a' && tolower((unsigned char)h) <= 'f')
-				        ? tolower((unsigned char)h) - 'a' + 10
-				        : -1;
-				if (d < 0 || i + 1 >= t->n) {
-					perr(ps, t->line, t->col, "invalid syntax in string literal");
-					return NULL;
-				}
-				v = v * 16 + d;
-			}
-			out[o++] = (char)v;
-			break;
+		const char *e = c ? strchr(simple_from, c) : NULL;
+		if (e) {
+			out[o++] = simple_to[e - simple_from];
+			continue;
 		}
-		case 'u':
-		case 'U': {
-			int nd = c == 'u' ? 4 : 8;
-			unsigned v = 0;
-			for (int k = 0; k < nd; k++) {
-				char h = t->p[++i];
-				int d =
-				    isdigit((unsigned char)h) ? h - '0'
-				    : (tolower((unsigned char)h) >= 'a' && tolower((unsigned char)h) <= 'f')
-				        ? tolower((unsigned char)h) - 'a' + 10
-				        : -1;
-				if (d < 0 || i + 1 >= t->n) {
-					perr(ps, t->line, t->col, "invalid syntax in string literal");
-					return NULL;
-				}
-				v = v * 16 + (unsigned)d;
+		/* \xHH (a byte), \uHHHH, \UHHHHHHHH (a code point, not a surrogate) */
+		int nd = c == 'x' ? 2 : c == 'u' ? 4 : c == 'U' ? 8 : 0;
+		uint32_t v = 0;
+		for (int k = 0; k < nd; k++) {
+			int d = i + 2 < t->n ? hex_digit(t->p[++i]) : -1;
+			if (d < 0) {
+				nd = 0;
+				break;
 			}
-			if (v > 0x10FFFF) {
-				perr(ps, t->line, t->col, "invalid syntax in string literal");
-				return NULL;
-			}
-			struct buf b = BUF_INIT(4);
-			if (v < 0x80) {
-				buf_putc(&b, (char)v);
-			} else if (v < 0x800) {
-				buf_putc(&b, (char)(0xC0 | v >> 6));
-				buf_putc(&b, (char)(0x80 | (v & 0x3F)));
-			} else if (v < 0x10000) {
-				buf_putc(&b, (char)(0xE0 | v >> 12));
-				buf_putc(&b, (char)(0x80 | ((v >> 6) & 0x3F)));
-				buf_putc(&b, (char)(0x80 | (v & 0x3F)));
-			} else {
-				buf_putc(&b, (char)(0xF0 | v >> 18));
-				buf_putc(&b, (char)(0x80 | ((v >> 12) & 0x3F)));
-				buf_putc(&b, (char)(0x80 | ((v >> 6) & 0x3F)));
-				buf_putc(&b, (char)(0x80 | (v & 0x3F)));
-			}
-			memcpy(out + o, b.data, b.len);
-			o += b.len;
-			buf_free(&b);
-			break;
+			v = v * 16 + (uint32_t)d;
 		}
-		default:
+		if (!nd || (c != 'x' && (v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF)))) {
 			perr(ps, t->line, t->col, "invalid syntax in string literal");
 			return NULL;
 		}
+		if (c == 'x')
+			out[o++] = (char)v;
+		else
+			o += utf8_encode(v, out + o);
 	}
 	out[o] = '\0';
 	*outlen = o;
@@ -1659,6 +1589,9 @@ static struct val field_of(struct rctx *c, const struct val *base, const struct 
 		return v;
 	}
 	case M_FORMAT:
+		/* a method with arguments, used as a plain value: (.T.Format) or an argument */
+		rerr(c, line, col, "wrong number of args for Format: want 1 got 0");
+		return str_val("", 0);
 	case F_MAPKEY:
 		break;
 	}
@@ -1775,24 +1708,13 @@ static void go_printf(struct rctx *c, struct buf *b, const struct val *args, int
 					buf_printf(&item, fmt2, (long long)a->u.i);
 				width = -1; /* applied */
 			} else if (a->t == V_INT && verb == 'c') {
-				char u[5] = { 0 };
-				unsigned cp = (unsigned)a->u.i;
-				if (cp < 0x80) {
-					u[0] = (char)cp;
-				} else if (cp < 0x800) {
-					u[0] = (char)(0xC0 | cp >> 6);
-					u[1] = (char)(0x80 | (cp & 0x3F));
-				} else if (cp < 0x10000) {
-					u[0] = (char)(0xE0 | cp >> 12);
-					u[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-					u[2] = (char)(0x80 | (cp & 0x3F));
-				} else {
-					u[0] = (char)(0xF0 | (cp >> 18 & 7));
-					u[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-					u[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-					u[3] = (char)(0x80 | (cp & 0x3F));
-				}
-				buf_puts(&item, u);
+				/* Go writes U+FFFD for what is not a valid rune */
+				int64_t r = a->u.i;
+				uint32_t cp = r < 0 || r > 0x10FFFF || (r >= 0xD800 && r <= 0xDFFF)
+				                  ? 0xFFFD
+				                  : (uint32_t)r;
+				char u[4];
+				buf_append(&item, u, utf8_encode(cp, u));
 			} else if (a->t == V_STR && (verb == 'x' || verb == 'X')) {
 				for (size_t i = 0; i < a->u.s.n; i++)
 					buf_printf(&item, verb == 'x' ? "%02x" : "%02X",

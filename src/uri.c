@@ -97,24 +97,13 @@ void uri_query_escape(struct buf *b, const char *s)
 	}
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 char *uri_unescape(const char *s, size_t n, bool plus_is_space)
 {
 	char *out = xmalloc(n + 1), *o = out;
 	for (size_t i = 0; i < n; i++) {
 		if (s[i] == '%') {
-			int a = i + 2 < n ? hexval(s[i + 1]) : -1;
-			int b = i + 2 < n ? hexval(s[i + 2]) : -1;
+			int a = i + 2 < n ? hex_digit(s[i + 1]) : -1;
+			int b = i + 2 < n ? hex_digit(s[i + 2]) : -1;
 			if (a < 0 || b < 0) {
 				free(out);
 				return NULL;

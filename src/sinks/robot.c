@@ -189,18 +189,9 @@ enum delivery robot_classify(const struct http_response *r, const int *too_fast,
                              int64_t *retry_after_ms)
 {
 	*token_expired = false;
-	if (r->error) {
-		snprintf(why, n, "%s", r->error_text ? r->error_text : "transport error");
-		return DELIVERY_RETRY;
-	}
-	if (r->status == 408 || r->status == 429 || r->status >= 500) {
-		snprintf(why, n, "HTTP %ld", r->status);
-		return DELIVERY_RETRY;
-	}
-	if (r->status != 200) {
-		snprintf(why, n, "HTTP %ld", r->status);
-		return DELIVERY_DROP;
-	}
+	int v = sink_http_verdict(r, why, n);
+	if (v >= 0)
+		return (enum delivery)v;
 	cJSON *root = cJSON_ParseWithLength(r->body, r->body_len);
 	const cJSON *code = cJSON_GetObjectItemCaseSensitive(root, "errcode");
 	const cJSON *msg = cJSON_GetObjectItemCaseSensitive(root, "errmsg");

@@ -322,18 +322,9 @@ static enum delivery webhook_classify(struct sink *s, const struct sink_req *rq,
 {
 	struct webhook *w = s->impl;
 	(void)rq;
-	if (r->error) {
-		snprintf(why, n, "%s", r->error_text ? r->error_text : "transport error");
-		return DELIVERY_RETRY;
-	}
-	if (r->status == 408 || r->status == 429 || r->status >= 500) {
-		snprintf(why, n, "HTTP %ld", r->status);
-		return DELIVERY_RETRY;
-	}
-	if (r->status < 200 || r->status >= 300) {
-		snprintf(why, n, "HTTP %ld: %.120s", r->status, r->body);
-		return DELIVERY_DROP;
-	}
+	int v = sink_http_verdict(r, why, n);
+	if (v >= 0)
+		return (enum delivery)v;
 	/* Robots answer HTTP 200 with an error code: any JSON reply's errcode is
 	 * checked; Feishu's "code"/"StatusCode" only for Feishu URLs. */
 	if (r->body_len == 0 || r->body[0] != '{')

@@ -31,6 +31,17 @@ static void rfc3339_parsing(void)
 	CHECK_INT(ktime_parse("2024-13-05T07:08:09Z", &t), -1);
 	CHECK_INT(ktime_parse("garbage", &t), -1);
 	CHECK_INT(ktime_parse("2024-03-05T07:08:09.Z", &t), -1);
+	/* as strict as Go's time.Parse(time.RFC3339, ...) */
+	CHECK_INT(ktime_parse("2023-02-29T00:00:00Z", &t), -1);
+	CHECK_INT(ktime_parse("2000-02-29T00:00:00Z", &t), 0);
+	CHECK_INT(ktime_parse("1900-02-29T00:00:00Z", &t), -1);
+	CHECK_INT(ktime_parse("2024-04-31T00:00:00Z", &t), -1);
+	CHECK_INT(ktime_parse("2024-03-05T07:08:60Z", &t), -1);
+	CHECK_INT(ktime_parse("2024-03-05t07:08:09Z", &t), -1);
+	CHECK_INT(ktime_parse("2024-03-05T07:08:09z", &t), -1);
+	CHECK_INT(ktime_parse("2024-03-05T07:08:09+24:00", &t), -1);
+	CHECK_INT(ktime_parse("2024-03-05T07:08:09.1234567891Z", &t), 0);
+	CHECK_INT(t.nsec, 123456789);
 }
 
 static void legacy_event(void)

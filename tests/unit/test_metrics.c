@@ -49,8 +49,9 @@ static void series_count_and_triage(void)
 	metrics_count_event(&pulled, false); /* counted by type only */
 	render(&b);
 	const char *t = buf_str(&b);
-	CHECK_INT(value_of(t, "eventer_events_warning_total{event_kind=\"pod_crash\",kind=\"Pod\",name=\"p1\","
-	                      "namespace=\"a\"}"),
+	CHECK_INT(value_of(t,
+	                   "eventer_events_warning_total{event_kind=\"pod_crash\",kind=\"Pod\",name=\"p1\","
+	                   "namespace=\"a\"}"),
 	          3);
 	CHECK_INT(value_of(t, "eventer_events_normal_total{reason=\"Pulled\",namespace=\"b\"}"), 1);
 	CHECK_INT(value_of(t, "eventer_events_total{type=\"Warning\"}"), 3);
@@ -77,15 +78,18 @@ static void series_are_bounded(void)
 	for (const char *p = t; (p = strstr(p, "\neventer_events_warning_total{")); p++)
 		lines++;
 	CHECK_INT(lines, 2048);
-	CHECK_INT(value_of(t, "eventer_events_warning_total{event_kind=\"pod_evict\",kind=\"Pod\",name=\"p0\","
-	                      "namespace=\"ns\"}"),
+	CHECK_INT(value_of(t,
+	                   "eventer_events_warning_total{event_kind=\"pod_evict\",kind=\"Pod\",name=\"p0\","
+	                   "namespace=\"ns\"}"),
 	          2);
-	CHECK_INT(value_of(t, "eventer_events_warning_total{event_kind=\"pod_evict\",kind=\"Pod\",name=\"p2047\","
-	                      "namespace=\"ns\"}"),
-	          2);
-	CHECK_INT(value_of(t, "eventer_events_warning_total{event_kind=\"pod_evict\",kind=\"Pod\",name=\"p2048\","
-	                      "namespace=\"ns\"}"),
-	          -1);
+	CHECK_INT(
+	    value_of(t, "eventer_events_warning_total{event_kind=\"pod_evict\",kind=\"Pod\",name=\"p2047\","
+	                "namespace=\"ns\"}"),
+	    2);
+	CHECK_INT(
+	    value_of(t, "eventer_events_warning_total{event_kind=\"pod_evict\",kind=\"Pod\",name=\"p2048\","
+	                "namespace=\"ns\"}"),
+	    -1);
 	CHECK_INT(value_of(t, "eventer_events_series_overflow_total"), 2 * (3000 - 2048));
 	buf_free(&b);
 	metrics_free();

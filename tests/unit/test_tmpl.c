@@ -160,6 +160,8 @@ static void trimming_and_comments(void)
 	CHECK_STR(render("x\n{{- if true }}\n  y\n{{- end }}\n"), "x\n  y\n");
 	CHECK_STR(render("{{ `raw\\n` }}"), "raw\\n");
 	CHECK_STR(render("{{ \"esc\\t\\\"\\u4e2d\" }}"), "esc\t\"\xe4\xb8\xad");
+	CHECK_STR(render("{{ \"\\x41\\a\\\\\\U0001F600\\u00e9\" }}"), "A\a\\\xf0\x9f\x98\x80\xc3\xa9");
+	CHECK_STR(render("{{ printf \"%c%c%c\" 233 55296 -1 }}"), "\xc3\xa9\xef\xbf\xbd\xef\xbf\xbd");
 	CHECK_STR(render("{{-3}}"), "-3"); /* no space after the dash: a number, not a trim */
 }
 
@@ -211,6 +213,10 @@ static void compile_errors_have_positions(void)
 		{ "{{ printf }}", "ERR: 1:4: wrong number of args for printf: want 1 got 0" },
 		{ "{{ template \"x\" }}", "ERR: 1:1: {{template}} is not supported" },
 		{ "{{ .Reason ", "ERR: 1:1: unclosed action" },
+		{ "{{ \"\\ud800\" }}", "ERR: 1:4: invalid syntax in string literal" },
+		{ "{{ \"\\x4\" }}", "ERR: 1:4: invalid syntax in string literal" },
+		{ "{{ \"\\q\" }}", "ERR: 1:4: invalid syntax in string literal" },
+		{ "{{ \"\\U00110000\" }}", "ERR: 1:4: invalid syntax in string literal" },
 		{ "{{ if .Reason ", "ERR: 1:1: unclosed action" },
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -227,6 +233,9 @@ static void runtime_errors(void)
 {
 	CHECK(strstr(render("{{ eq .Reason 1 }}"), "incompatible types for comparison") != NULL);
 	CHECK(strstr(render("{{ len .Count }}"), "len of type int") != NULL);
+	/* a method that takes an argument, passed on as a value (found by fuzzing) */
+	CHECK(strstr(render("{{ lt .LastTimestamp.UTC.Format \"x\" }}"), "wrong number of args for Format") !=
+	      NULL);
 	/* output over the ceiling is an error, not a truncated body */
 	struct event e = sample();
 	char err[128];
