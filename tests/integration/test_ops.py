@@ -217,3 +217,23 @@ def test_sink_tls_is_verified(t):
         rc, _, err = t.run_ke("--source=file:-", "--healthz-port=0", f"--sink=webhook:{url}&insecure_skip_verify=true",
                               stdin=event_list([event()]).encode(), env={"SSL_CERT_FILE": p["other_ca"]})
         eq(r.total, 3, "only when asked")
+
+
+def test_shipped_binary_is_static_stripped_x86_64(t):
+    """build/kube-eventer (whatever --bin is): an x86-64 ELF with no interpreter and
+    no dynamic section (nothing to load at run time: FROM scratch works), no symbol table."""
+    import struct
+    from harness import ROOT
+    with open(os.path.join(ROOT, "build", "kube-eventer"), "rb") as f:
+        elf = f.read()
+    eq(elf[:4], b"\x7fELF")
+    eq(elf[4], 2, "64-bit")
+    eq(struct.unpack_from("<H", elf, 18)[0], 62, "EM_X86_64")
+    phoff, shoff = struct.unpack_from("<QQ", elf, 32)
+    phentsize, phnum, shentsize, shnum = struct.unpack_from("<HHHH", elf, 54)
+    ptypes = [struct.unpack_from("<I", elf, phoff + i * phentsize)[0] for i in range(phnum)]
+    check(3 not in ptypes, "PT_INTERP present: dynamically linked")
+    check(2 not in ptypes, "PT_DYNAMIC present: dynamically linked")
+    stypes = [struct.unpack_from("<I", elf, shoff + i * shentsize + 4)[0] for i in range(shnum)]
+    check(2 not in stypes, "SHT_SYMTAB present: not stripped")
+    check(len(elf) <= 1024 * 1024, f"{len(elf)} bytes: over the 1 MiB budget")
