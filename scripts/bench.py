@@ -182,18 +182,25 @@ def main():
     api.stop()
 
     # --- bursts to a loopback webhook ----------------------------------------
+    # This VM shares its host: a run now and then is much slower than the rest.
+    # Each figure is the median run, with the range of all runs beside it.
     n = 2000 if QUICK else 10000
-    rc, cpu, maxrss, t0, arr = burst(n, "big")
-    row(f"{n}-event burst to a loopback webhook: delivered", f"{len(arr)} of {n}")
-    row("CPU per delivered event, end to end", f"{cpu / max(1, len(arr)) * 1e6:.1f} µs", "<= 50 µs")
-    row(f"peak RSS, {n}-event burst", f"{maxrss / 1024:.2f} MiB", "<= 4 MiB")
-    lat = []
-    for rep in range(3):
+    runs = [burst(n, f"big{rep}") for rep in range(3)]
+    row(f"{n}-event burst to a loopback webhook: delivered",
+        " / ".join(f"{len(arr)} of {n}" for rc, cpu, hwm, t0, arr in runs))
+    per = sorted(cpu / max(1, len(arr)) * 1e6 for rc, cpu, hwm, t0, arr in runs)
+    row("CPU per delivered event, end to end (median of 3 bursts)",
+        f"{statistics.median(per):.1f} µs (range {per[0]:.1f}-{per[-1]:.1f})", "<= 50 µs")
+    row(f"peak RSS, {n}-event burst (largest of 3)", f"{max(r[2] for r in runs) / 1024:.2f} MiB", "<= 4 MiB")
+    p50s, p99s = [], []
+    for rep in range(5):
         rc, cpu, maxrss, t0, arr = burst(1000, f"lat{rep}")
-        lat += [(a - t0) / 1e6 for a in arr]
-    lat.sort()
-    p50, p99 = lat[len(lat) // 2], lat[int(len(lat) * 0.99)]
-    row("latency, 1000-event burst (3 runs), p50 / p99", f"{p50:.1f} ms / {p99:.1f} ms", "p99 <= 50 ms")
+        lat = sorted((a - t0) / 1e6 for a in arr)
+        p50s.append(lat[len(lat) // 2])
+        p99s.append(lat[int(len(lat) * 0.99)])
+    row("latency, 1000-event burst, p50 / p99 (median of 5 bursts)",
+        f"{statistics.median(p50s):.1f} ms / {statistics.median(p99s):.1f} ms "
+        f"(p99 range {min(p99s):.1f}-{max(p99s):.1f})", "p99 <= 50 ms")
 
     print("\n| figure | measured | target |\n|---|---|---|")
     for r in rows:

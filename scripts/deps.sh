@@ -7,7 +7,8 @@
 #
 # Sources are upstream release tarballs as Debian's archive carries them
 # ("orig" tarballs), pinned by version and sha256.  Downloads and installed
-# prefixes are cached outside the work tree, keyed on this file's contents,
+# prefixes are cached outside the work tree, keyed on this file's contents
+# and the patches in scripts/patches/ (see each for why it exists),
 # so a warm run costs milliseconds and any change to versions or build
 # options rebuilds.
 #
@@ -37,7 +38,7 @@ pins=(
   "libyaml 0.2.5 main/liby/libyaml/libyaml_0.2.5.orig.tar.gz fa240dbf262be053f3898006d502d514936c818e422afdcf33921c63bed9bf2e"
 )
 
-key=$(sha256sum "$here/deps.sh" | cut -c1-12)
+key=$(cat "$here/deps.sh" "$here"/patches/*.patch | sha256sum | cut -c1-12)
 prefix=$cache/prefix/$flavor-$key
 if [ -f "$prefix/.done" ]; then
   echo "$prefix"
@@ -51,6 +52,7 @@ command -v "$cc" >/dev/null || need_pkgs+=(musl-tools musl-dev)
 command -v python3 >/dev/null || need_pkgs+=(python3)
 command -v make >/dev/null || need_pkgs+=(make)
 command -v bzip2 >/dev/null || need_pkgs+=(bzip2)
+command -v patch >/dev/null || need_pkgs+=(patch)
 command -v curl >/dev/null || command -v wget >/dev/null || need_pkgs+=(curl)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   log "installing ${need_pkgs[*]}"
@@ -170,6 +172,7 @@ log "building curl ($flavor)"
 tar -C "$work" -xzf "$(srcfile curl)"
 (
   cd "$work"/curl-*
+  for p in "$here"/patches/curl-*.patch; do patch -s -p1 < "$p" >&2; done
   CC=$cc CFLAGS="$cflags" CPPFLAGS="-I$stage/include" LDFLAGS="-L$stage/lib" \
   ./configure -q --prefix="$stage" --disable-shared --enable-static \
     --with-mbedtls="$stage" --without-openssl \
