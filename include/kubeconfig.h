@@ -5,7 +5,7 @@
  * Supported: current-context (or a named context); clusters[].cluster.server,
  * certificate-authority(-data), insecure-skip-tls-verify, tls-server-name,
  * proxy-url; users[].user.client-certificate(-data), client-key(-data),
- * token, tokenFile, username/password, exec (v1 and v1beta1);
+ * token, tokenFile, exec (v1 and v1beta1); username/password is refused;
  * contexts[].context.namespace. Relative paths (and exec commands that
  * contain a '/') are resolved against the kubeconfig's folder; a -data field
  * wins over its file (client-go). KUBECONFIG may list several files
@@ -60,9 +60,8 @@ struct kube_auth {
 	size_t key_pem_len;
 	char *token;      /* token: as written (no control characters) */
 	char *token_file; /* tokenFile, resolved; checked non-empty at load, re-read by the caller */
-	char *username, *password;
-	char *proxy_url; /* cluster proxy-url */
-	char *namespace; /* context namespace */
+	char *proxy_url;  /* cluster proxy-url */
+	char *namespace;  /* context namespace */
 	struct kube_exec *exec;
 };
 
@@ -87,6 +86,14 @@ int kubeconfig_load_mem(const char *yaml, size_t len, const char *name, const ch
 
 /* Free everything a kube_auth owns and zero it; accepts a half-filled or zeroed struct. */
 void kube_auth_free(struct kube_auth *a);
+
+/*
+ * Read a bearer token file (a kubeconfig tokenFile, the service account's
+ * token): a regular file of at most 1 MiB, surrounding white space trimmed,
+ * not empty, no control characters (it goes into a header). The token, or
+ * NULL with *why set.
+ */
+char *kube_token_file_read(const char *path, const char **why);
 
 /* What an exec plugin returned (ExecCredential status). Owned by the struct. */
 struct kube_cred {

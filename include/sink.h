@@ -158,9 +158,6 @@ void sink_start(struct sink *s, struct loop *l, struct http *h);
 struct seen;
 bool sink_offer(struct sink *s, const struct event *ev, struct seen *seen, size_t slot, int64_t now_s);
 
-/* Whether ev passes this sink's filters (the CI gate uses it alone). */
-bool sink_matches(const struct sink *s, const struct event *ev);
-
 /*
  * Try to send queued messages now (after a token arrives, for example).
  * Never from inside an HTTP data callback: use the loop (sink_offer does).

@@ -1466,22 +1466,35 @@ int goregex_compile(const char *pattern, struct goregex **out, char *err, size_t
 	return 0;
 }
 
-bool goregex_search(const struct goregex *re, const char *s)
+/* regexec over every part of re; s is valid UTF-8 and the UTF-8 locale is in use. */
+static bool search_prepared(const struct goregex *re, const char *s)
 {
-	char *tmp = NULL;
-	locale_t old;
-	bool m = false;
-
 	if (re->always)
 		return true;
+	for (size_t i = 0; i < re->n; i++)
+		if (regexec(&re->re[i], s, 0, NULL, 0) == 0)
+			return true;
+	return false;
+}
+
+/* Whether any of n patterns matches s: s checked (and mended) once, one locale switch. */
+static bool search_any(const struct goregex *const *res, size_t n, const char *s)
+{
+	char *tmp = NULL;
+	bool m = false;
 	if (!u8_valid(s))
 		s = tmp = u8_sanitize(s);
-	old = enter_utf8();
-	for (size_t i = 0; i < re->n && !m; i++)
-		m = regexec(&re->re[i], s, 0, NULL, 0) == 0;
+	locale_t old = enter_utf8();
+	for (size_t i = 0; i < n && !m; i++)
+		m = search_prepared(res[i], s);
 	leave_utf8(old);
 	free(tmp);
 	return m;
+}
+
+bool goregex_search(const struct goregex *re, const char *s)
+{
+	return search_any(&re, 1, s);
 }
 
 void goregex_free(struct goregex *re)
@@ -1676,10 +1689,7 @@ static int add_all(const char *param, const char *const *v, size_t n, struct rel
 
 static bool any_match(const struct relist *rl, const char *s)
 {
-	for (size_t i = 0; i < rl->n; i++)
-		if (goregex_search(rl->re[i], s))
-			return true;
-	return false;
+	return search_any((const struct goregex *const *)rl->re, rl->n, s);
 }
 
 int filter_compile(const struct filter_opts *o, struct filter **out, char *err, size_t errlen)

@@ -624,8 +624,11 @@ struct http_req *http_start(struct http *h, const struct http_request *r, http_d
 		q->connect_to = curl_slist_append(NULL, r->connect_to);
 		curl_easy_setopt(e, CURLOPT_CONNECT_TO, q->connect_to);
 	}
-	http_proxy_for(r->url, proxy, sizeof proxy);
-	curl_easy_setopt(e, CURLOPT_PROXY, r->no_proxy ? "" : proxy);
+	if (!r->proxy)
+		http_proxy_for(r->url, proxy, sizeof proxy);
+	curl_easy_setopt(e, CURLOPT_PROXY, r->no_proxy ? "" : r->proxy ? r->proxy : proxy);
+	if (r->proxy)
+		curl_easy_setopt(e, CURLOPT_NOPROXY, ""); /* as client-go: proxy-url ignores NO_PROXY */
 
 	/* headers: ours first so that the caller's override them */
 	struct curl_slist *hl = NULL;

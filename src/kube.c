@@ -16,18 +16,19 @@
 
 #define SA_DIR "/var/run/secrets/kubernetes.io/serviceaccount"
 #define TOKEN_REREAD_MS 60000
-#define TOKEN_MAX (64 * 1024)
 #define EXEC_TIMEOUT_MS 30000
+#define REFRESH_RETRY_MS 30000 /* after a failed refresh, keep the old token this long */
 
 struct kube {
-	char *server;            /* scheme://host[:port][/prefix], no trailing '/' */
-	char *connect_host;      /* tls-server-name: URL host to verify against */
-	struct kube_auth auth;   /* kubeconfig or in-cluster material */
-	char *sa_token_file;     /* useServiceAccount / in-cluster */
-	char *token;             /* current bearer token */
-	int64_t token_read_ms;   /* when token was (re)read */
-	int64_t token_expiry_ms; /* exec plugin expiry (wall), 0 = none */
-	bool refresh;            /* forced by a 401 */
+	char *server;             /* scheme://host[:port][/prefix], no trailing '/' */
+	char *connect_host;       /* tls-server-name: URL host to verify against */
+	struct kube_auth auth;    /* kubeconfig or in-cluster material */
+	char *sa_token_file;      /* useServiceAccount / in-cluster */
+	char *token;              /* current bearer token */
+	int64_t token_read_ms;    /* when token was (re)read */
+	int64_t token_expiry_ms;  /* exec plugin expiry (wall), 0 = none */
+	bool refresh;             /* forced by a 401 */
+	int64_t refresh_after_ms; /* no refresh before this (a failed one keeps the old token) */
 	char *namespace, *field_selector;
 	int watch_timeout_s;
 	char describe[512];
@@ -40,25 +41,15 @@ static const char *sa_dir(void)
 	return d && *d ? d : SA_DIR;
 }
 
-static void trim_newlines(char *s)
-{
-	size_t n = strlen(s);
-	while (n && (s[n - 1] == '\n' || s[n - 1] == '\r' || s[n - 1] == ' '))
-		s[--n] = '\0';
-}
-
-/* Re-read the token file; keep the old token if the file is briefly missing. */
+/* Re-read the token file (a failure keeps the old token: see kube_prepare). */
 static int read_token_file(struct kube *k, const char *path, char *err, size_t errlen)
 {
-	size_t n;
-	char *t = read_file(path, TOKEN_MAX, &n);
+	const char *why;
+	char *t = kube_token_file_read(path, &why);
 	if (!t) {
-		if (k->token)
-			return 0;
-		snprintf(err, errlen, "cannot read token file %s: %s", path, strerror(errno));
+		snprintf(err, errlen, "token file %s: %s", path, why);
 		return -1;
 	}
-	trim_newlines(t);
 	free(k->token);
 	k->token = t;
 	k->token_read_ms = now_mono_ms();
@@ -86,6 +77,8 @@ static int refresh_token(struct kube *k, char *err, size_t errlen)
 
 static bool token_due(const struct kube *k)
 {
+	if (k->token && now_mono_ms() < k->refresh_after_ms)
+		return false;
 	if (k->refresh)
 		return true;
 	if (k->auth.exec)
@@ -226,7 +219,9 @@ int kube_new(struct uri *u, struct kube **out, char *err, size_t errlen)
 		k->server[--sl] = '\0';
 	if (k->auth.tls_server_name && *k->auth.tls_server_name)
 		k->connect_host = xstrdup(k->auth.tls_server_name);
-	snprintf(k->describe, sizeof k->describe, "%s (%s%s%s%s)", k->server, mode,
+	char server[512]; /* a user:password@ in the URL must not reach the log */
+	snprintf(k->describe, sizeof k->describe, "%s (%s%s%s%s)",
+	         log_redact_url(k->server, server, sizeof server), mode,
 	         k->auth.insecure ? ", TLS verification OFF" : "", k->namespace ? ", namespace " : "",
 	         k->namespace ? k->namespace : "");
 	*out = k;
@@ -306,8 +301,14 @@ int kube_prepare(struct kube *k, const char *path, struct kube_req *r, char *err
 {
 	memset(&r->http, 0, sizeof r->http);
 	if (token_due(k)) {
-		if (refresh_token(k, err, errlen) < 0 && !k->token)
-			return -1;
+		if (refresh_token(k, err, errlen) < 0) {
+			if (!k->token)
+				return -1;
+			/* an exec plugin can take seconds on the one thread: do not re-run it per request */
+			log_warn("%s; using the previous token, next attempt in %ds", err,
+			         REFRESH_RETRY_MS / 1000);
+			k->refresh_after_ms = now_mono_ms() + REFRESH_RETRY_MS;
+		}
 		k->refresh = false;
 	}
 	if (k->connect_host) {
@@ -338,6 +339,7 @@ int kube_prepare(struct kube *k, const char *path, struct kube_req *r, char *err
 	t->key_file = k->auth.key_file;
 	t->key_pem = k->auth.key_pem;
 	t->key_pem_len = k->auth.key_pem_len;
+	r->http.proxy = k->auth.proxy_url;
 	r->http.connect_timeout_ms = 10000;
 	return 0;
 }

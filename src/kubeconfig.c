@@ -820,6 +820,27 @@ static bool has_ctl(const char *s, size_t n)
 	return false;
 }
 
+char *kube_token_file_read(const char *path, const char **why)
+{
+	size_t len;
+	char *t = read_ref(path, &len, why);
+	if (!t)
+		return NULL;
+	size_t b = 0, e = len;
+	while (b < e && (t[b] == ' ' || t[b] == '\t' || t[b] == '\n' || t[b] == '\r'))
+		b++;
+	while (e > b && (t[e - 1] == ' ' || t[e - 1] == '\t' || t[e - 1] == '\n' || t[e - 1] == '\r'))
+		e--;
+	if (b == e || has_ctl(t + b, e - b)) {
+		*why = b == e ? "empty" : "the token contains control characters";
+		free(t);
+		return NULL;
+	}
+	memmove(t, t + b, e - b);
+	t[e - b] = '\0';
+	return t;
+}
+
 static bool is_pem(const char *s, size_t n)
 {
 	return memmem(s, n, "-----BEGIN ", 11) != NULL;
@@ -1007,33 +1028,18 @@ static int build_user(struct kc *c, const struct ydoc *d, size_t idx, const stru
 		a->token = xstrdup(s);
 	}
 	if ((s = ystr(u, "tokenFile"))) {
-		size_t len;
 		const char *why;
 		path_join(sub, path, "tokenFile");
 		a->token_file = resolve(d->dir, s);
-		char *t = read_ref(a->token_file, &len, &why);
+		char *t = kube_token_file_read(a->token_file, &why);
 		if (!t)
 			return kerr(c, d, sub, "file %s: %s", a->token_file, why);
-		size_t b = 0, e = len;
-		while (b < e && (t[b] == ' ' || t[b] == '\t' || t[b] == '\n' || t[b] == '\r'))
-			b++;
-		while (e > b && (t[e - 1] == ' ' || t[e - 1] == '\t' || t[e - 1] == '\n' || t[e - 1] == '\r'))
-			e--;
-		why = NULL;
-		if (b == e)
-			why = "empty";
-		else if (has_ctl(t + b, e - b))
-			why = "the token contains control characters";
-		free(t); /* the caller re-reads it */
-		if (why)
-			return kerr(c, d, sub, "file %s: %s", a->token_file, why);
+		free(t); /* checked now; the source re-reads it as it rotates */
 	}
-	if ((s = ystr(u, "username")))
-		a->username = xstrdup(s);
-	if ((s = ystr(u, "password")))
-		a->password = xstrdup(s);
-	if ((a->token || a->token_file) && (a->username || a->password))
-		return kerr(c, d, path, "more than one authentication method (token and username/password)");
+	if (ystr(u, "username") || ystr(u, "password"))
+		return kerr(c, d, path,
+		            "username/password (basic authentication) is not supported: Kubernetes removed "
+		            "it in 1.19; use a token, a client certificate or an exec plugin");
 
 	const struct ynode *x = yget(u, "exec");
 	if (x && build_exec(c, d, path, x, a) < 0)
@@ -1053,6 +1059,11 @@ static int build_cluster(struct kc *c, const struct ydoc *d, size_t idx, const s
 	if (has_ctl(s, strlen(s)) || strchr(s, ' '))
 		return kerr(c, d, sub, "contains spaces or control characters");
 	const char *sep = strstr(s, "://");
+	const char *host = sep ? sep + 3 : s;
+	const char *at = strchr(host, '@');
+	if (at && at < host + strcspn(host, "/?#"))
+		return kerr(c, d, sub,
+		            "credentials in the URL are not supported (use the user's token or certificate)");
 	if (!sep) {
 		a->server = xasprintf("https://%s", s); /* client-go's default for a bare host:port */
 	} else if ((sep - s == 5 && memcmp(s, "https", 5) == 0) ||
@@ -1063,8 +1074,14 @@ static int build_cluster(struct kc *c, const struct ydoc *d, size_t idx, const s
 	}
 	if ((s = ystr(cl, "tls-server-name")))
 		a->tls_server_name = xstrdup(s);
-	if ((s = ystr(cl, "proxy-url")))
+	if ((s = ystr(cl, "proxy-url"))) {
+		path_join(sub, path, "proxy-url");
+		if (!str_starts(s, "http://") && !str_starts(s, "https://") && !str_starts(s, "socks5://"))
+			return kerr(c, d, sub, "scheme must be http, https or socks5");
+		if (has_ctl(s, strlen(s)) || strchr(s, ' '))
+			return kerr(c, d, sub, "contains spaces or control characters");
 		a->proxy_url = xstrdup(s);
+	}
 	a->insecure = ybool(yget(cl, "insecure-skip-tls-verify")) == 1;
 	return pem_item(c, d, path, cl, "certificate-authority", &a->ca_file, &a->ca_pem, &a->ca_pem_len);
 }
@@ -1240,8 +1257,6 @@ void kube_auth_free(struct kube_auth *a)
 	free(a->key_pem);
 	free(a->token);
 	free(a->token_file);
-	free(a->username);
-	free(a->password);
 	free(a->proxy_url);
 	free(a->namespace);
 	free_exec(a->exec);

@@ -108,6 +108,19 @@ int sink_parse_rate(const char *v, size_t *n, int64_t *period_ms)
 	return 0;
 }
 
+/* A repeatable filter parameter: every value, or an error past MAX_REPEAT. */
+static int repeated(struct uri *u, const char *key, const char **vals, size_t *n, char *err, size_t errlen)
+{
+	*n = uri_get_all(u, key, vals, MAX_REPEAT);
+	if (*n <= MAX_REPEAT)
+		return 0;
+	snprintf(err, errlen,
+	         "%s: given %zu times, at most %d (one value may hold several patterns, "
+	         "separated by commas)",
+	         key, *n, MAX_REPEAT);
+	return -1;
+}
+
 static int parse_common(struct sink *s, struct uri *u, char *err, size_t errlen)
 {
 	struct sink_config *c = &s->cfg;
@@ -122,16 +135,16 @@ static int parse_common(struct sink *s, struct uri *u, char *err, size_t errlen)
 	fo.exclude_namespaces = uri_get(u, "exclude_namespaces");
 	fo.ns_from_event = s->type->ns_from_event;
 	fo.reasons = reasons;
-	fo.nreasons = MIN(uri_get_all(u, "reason", reasons, MAX_REPEAT), MAX_REPEAT);
 	fo.messages = messages;
-	fo.nmessages = MIN(uri_get_all(u, "message", messages, MAX_REPEAT), MAX_REPEAT);
 	fo.names = names;
-	fo.nnames = MIN(uri_get_all(u, "name", names, MAX_REPEAT), MAX_REPEAT);
 	fo.exclude_reasons = xreasons;
-	fo.nexclude_reasons = MIN(uri_get_all(u, "exclude_reason", xreasons, MAX_REPEAT), MAX_REPEAT);
 	fo.exclude_messages = xmessages;
-	fo.nexclude_messages = MIN(uri_get_all(u, "exclude_message", xmessages, MAX_REPEAT), MAX_REPEAT);
-	if (filter_compile(&fo, &s->filter, err, errlen) < 0)
+	if (repeated(u, "reason", reasons, &fo.nreasons, err, errlen) < 0 ||
+	    repeated(u, "message", messages, &fo.nmessages, err, errlen) < 0 ||
+	    repeated(u, "name", names, &fo.nnames, err, errlen) < 0 ||
+	    repeated(u, "exclude_reason", xreasons, &fo.nexclude_reasons, err, errlen) < 0 ||
+	    repeated(u, "exclude_message", xmessages, &fo.nexclude_messages, err, errlen) < 0 ||
+	    filter_compile(&fo, &s->filter, err, errlen) < 0)
 		return -1;
 
 	if (sink_param_duration(u, "repeat_interval", 600000, &v, err, errlen) < 0)
@@ -300,11 +313,6 @@ void sink_start(struct sink *s, struct loop *l, struct http *h)
 		s->type->start(s);
 }
 
-bool sink_matches(const struct sink *s, const struct event *ev)
-{
-	return filter_match(s->filter, ev);
-}
-
 static bool drains_fast(const struct sink *s)
 {
 	int64_t now = now_mono_ms();
@@ -443,20 +451,6 @@ static size_t rate_record(struct sink *s, int64_t now)
 
 static void finish(struct sink *s, struct msg *m, enum delivery d, const char *why, int64_t retry_after_ms);
 
-static enum delivery default_classify(const struct http_response *r, char *why, size_t n)
-{
-	if (r->error) {
-		snprintf(why, n, "%s", r->error_text ? r->error_text : "transport error");
-		return DELIVERY_RETRY;
-	}
-	if (r->status >= 200 && r->status < 300)
-		return DELIVERY_OK;
-	snprintf(why, n, "HTTP %ld", r->status);
-	if (r->status == 408 || r->status == 429 || r->status >= 500)
-		return DELIVERY_RETRY;
-	return DELIVERY_DROP;
-}
-
 static void on_done(void *ctx, const struct http_response *r)
 {
 	struct flight *f = ctx;
@@ -467,8 +461,10 @@ static void on_done(void *ctx, const struct http_response *r)
 
 	if (s->type->classify)
 		d = s->type->classify(s, &f->r, r, why, sizeof why, &retry_after);
-	else
-		d = default_classify(r, why, sizeof why);
+	else {
+		int v = sink_http_verdict(r, why, sizeof why);
+		d = v < 0 ? DELIVERY_OK : (enum delivery)v;
+	}
 	s->inflight--;
 	/* The robot counted the message when it arrived, somewhat after we sent
 	 * it: keep our window conservative by counting from the answer. */

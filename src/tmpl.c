@@ -20,6 +20,7 @@
 #define MAX_CMDS 16  /* commands in one pipeline */
 #define MAX_CHAIN 8  /* .A.B.C */
 #define MAX_SRC (1 << 20)
+#define MAX_COMPILED (8 << 20) /* bytes of compiled form: a command takes ~5 KB */
 #define SCRATCH_BLOCK 16384
 #define SCRATCH_MAX (4 << 20)
 
@@ -327,6 +328,7 @@ struct tmpl {
 	int nvars;
 	void **allocs; /* everything allocated at compile time */
 	size_t nallocs, capallocs;
+	size_t bytes; /* their total */
 };
 
 /* --- the parser ------------------------------------------------------------ */
@@ -387,6 +389,7 @@ struct parser {
 static void *talloc(struct tmpl *t, size_t n)
 {
 	void *p = xcalloc(1, n);
+	t->bytes += n;
 	if (t->nallocs == t->capallocs) {
 		t->capallocs = t->capallocs ? t->capallocs * 2 : 64;
 		t->allocs = xrealloc(t->allocs, t->capallocs * sizeof *t->allocs);
@@ -814,8 +817,14 @@ static bool parse_operand(struct parser *ps, struct operand *o)
 
 static struct cmd *parse_cmd(struct parser *ps)
 {
-	struct cmd *c = talloc(ps->t, sizeof *c);
 	struct token *t = &ps->tok;
+	/* Commands are the bulk of the compiled form: bound it (the source may be a ConfigMap). */
+	if (ps->t->bytes > MAX_COMPILED) {
+		perr(ps, t->line, t->col, "template too large once compiled (over %d MiB)",
+		     MAX_COMPILED >> 20);
+		return NULL;
+	}
+	struct cmd *c = talloc(ps->t, sizeof *c);
 	c->line = t->line;
 	c->col = t->col;
 	while (t->k != K_PIPE && t->k != K_END_ACTION && t->k != K_RPAREN && t->k != K_EOF) {

@@ -241,7 +241,7 @@ def pki():
 
 
 def kubeconfig(case, api, token=None, token_file=None, exec_cmd=None, client_cert=False, ca=None,
-               name="kubeconfig"):
+               name="kubeconfig", proxy_url=None):
     """Write a kubeconfig for the emulator; returns its path."""
     p = pki()
     user = {}
@@ -260,6 +260,8 @@ def kubeconfig(case, api, token=None, token_file=None, exec_cmd=None, client_cer
            "clusters": [{"name": "emu", "cluster": {"server": api.url, "certificate-authority": ca or p["ca"]}}],
            "contexts": [{"name": "test", "context": {"cluster": "emu", "user": "u"}}],
            "users": [{"name": "u", "user": user}]}
+    if proxy_url:
+        cfg["clusters"][0]["cluster"]["proxy-url"] = proxy_url
     return case.write(name, json.dumps(cfg))  # JSON is YAML
 
 

@@ -200,6 +200,23 @@ def test_http_proxy_and_no_proxy(t):
         eq(len(proxy.records), 1)
 
 
+def test_kubeconfig_proxy_url_carries_the_api_traffic(t):
+    """A cluster's proxy-url is used for the API server, even on loopback and whatever NO_PROXY
+    says (client-go's rule); the webhook sink keeps the environment's rules."""
+    proxy = ConnectProxy()
+    t.cleanup(proxy.stop)
+    with KubeAPI(pki()) as api, Recorder() as r:
+        kc = kubeconfig(t, api, token="t0", proxy_url=proxy.url)
+        api.set_tokens({"t0"})
+        t.ke(f"--source=kubernetes:?inClusterConfig=false&auth={kc}", f"--sink=webhook:{r.url}",
+                 "--healthz-ip=127.0.0.1", "--healthz-port=0", env={"NO_PROXY": "127.0.0.1"})
+        api.wait_for(lambda: api.open_watch_count() == 1, 10, "the watch, through the proxy")
+        api.add_event(reason="BackOff", message="via proxy")
+        r.wait_for(1, 5)
+        targets = proxy.targets()
+        check(targets and all(x == f"127.0.0.1:{api.port}" for x in targets), targets)
+
+
 def test_sink_tls_is_verified(t):
     p = pki()
     with Recorder(certfile=p["server"], keyfile=p["server_key"]) as r:

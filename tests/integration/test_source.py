@@ -239,6 +239,32 @@ def test_exec_credential_plugin(t):
         eq(names(k), [u])
 
 
+def test_failing_exec_plugin_keeps_the_token_and_backs_off(t):
+    """The plugin works once, then fails: the token it gave (already due for renewal) stays in
+    use, the failure is logged, and reconnects do not re-run the plugin each time."""
+    with KubeAPI(pki()) as api:
+        runs = t.write("runs", "")
+        plugin = t.write("plugin.sh", f"#!/bin/sh\necho run >> {runs}\n"
+                         f"[ $(wc -l < {runs}) -gt 1 ] && {{ echo 'vault sealed' >&2; exit 1; }}\n"
+                         "echo '{\"apiVersion\":\"client.authentication.k8s.io/v1\","
+                         "\"kind\":\"ExecCredential\",\"status\":{\"token\":\"exec-tok-1\","
+                         "\"expirationTimestamp\":\"2000-01-01T00:00:00Z\"}}'\n", mode=0o755)
+        kc = kubeconfig(t, api, exec_cmd=plugin)
+        api.set_tokens({t.secret("exec-tok-1")})
+        k = t.ke(f"--source=kubernetes:?inClusterConfig=false&auth={kc}",
+                 "--sink=stdout:?format=json&level=Normal&repeat_interval=0", "--healthz-port=0")
+        api.wait_for(lambda: api.open_watch_count() == 1, 10, "the watch")
+        for _ in range(3):
+            api.cut_watches()
+            api.wait_for(lambda: api.open_watch_count() == 1, 10, "the watch again, on the old token")
+        u = new(api)
+        wait_count(k, 1)
+        eq(names(k), [u])
+        eq(len(open(runs).read().split()), 2, "one failed re-run in 30 s, not one per reconnect")
+        eq(k.count_log("using the previous token"), 1)
+        check(k.count_log("vault sealed") == 1, "the plugin's reason is in the log")
+
+
 def test_client_certificate_like_k3s(t):
     with KubeAPI(pki(), require_client_cert=True, tokens=()) as api:
         kc = kubeconfig(t, api, client_cert=True)

@@ -88,6 +88,8 @@ def test_bad_configuration_is_exit_2_naming_the_parameter(t):
         ("webhook:ftp://h", "http"),
         ("nosuch:http://h", "Sink not recognized: nosuch"),
         ("webhook:http://h?custom_body_file=/nonexistent/x", "custom_body_file"),
+        ("webhook:http://h?" + "&".join(f"exclude_message=m{i}" for i in range(17)),
+         "exclude_message: given 17 times, at most 16"),
     ]
     for s, word in cases:
         rc, out, err = t.run_ke("--source=file:-", "--sink=" + s, stdin=b"")

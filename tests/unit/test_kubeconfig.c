@@ -200,7 +200,7 @@ static void relaxed_yaml_forms(void)
 	CHECK_STR(a.server, "https://x.example:6443");
 	CHECK(a.insecure);
 	CHECK_STR(a.tls_server_name, "1234");
-	CHECK(!a.token && !a.exec && !a.username); /* no user: anonymous */
+	CHECK(!a.token && !a.exec && !a.cert_pem); /* no user: anonymous */
 	kube_auth_free(&a);
 
 	/* null spellings are absent; a quoted "null" is a string; "off" is false; "" context unset */
@@ -212,7 +212,7 @@ static void relaxed_yaml_forms(void)
 	CHECK_INT(load_str(y, NULL, &a, err, sizeof err), -1);
 	CHECK_STR(err, "/etc/kc: current-context: not set (and no context given)");
 	CHECK_INT(load_str(y, "c", &a, err, sizeof err), 0);
-	CHECK(!a.insecure && !a.proxy_url && !a.namespace && !a.username && !a.password);
+	CHECK(!a.insecure && !a.proxy_url && !a.namespace);
 	CHECK_STR(a.token, "null");
 	kube_auth_free(&a);
 
@@ -273,7 +273,11 @@ static void errors_name_file_and_key(void)
 		  "/etc/kc: users[0].user.auth-provider: not supported" },
 		{ HEAD CL("") US("as: admin"), "/etc/kc: users[0].user.as: impersonation is not supported" },
 		{ HEAD CL("") US("token: t, username: a, password: b"),
-		  "/etc/kc: users[0].user: more than one authentication method" },
+		  "/etc/kc: users[0].user: username/password (basic authentication) is not supported" },
+		{ HEAD "clusters: [{name: k, cluster: {server: 'https://u:pw@k:6443'}}]\n" US("token: t"),
+		  "/etc/kc: clusters[0].cluster.server: credentials in the URL are not supported" },
+		{ HEAD CL(", proxy-url: \"ftp://p:21\"") US("token: t"),
+		  "/etc/kc: clusters[0].cluster.proxy-url: scheme must be http, https or socks5" },
 		{ HEAD CL("") US("token: \"a\\nb\""),
 		  "/etc/kc: users[0].user.token: contains control characters" },
 		{ HEAD CL("") US("exec: {apiVersion: client.authentication.k8s.io/v1}"),

@@ -229,6 +229,24 @@ static void compile_errors_have_positions(void)
 	}
 }
 
+/* The compiled form is bounded: a 1 MiB template of tiny actions is refused, not 900 MB. */
+static void compiled_size_is_bounded(void)
+{
+	size_t n = 200000, len = n * 5;
+	char *src = malloc(len + 1);
+	CHECK(src != NULL);
+	for (size_t i = 0; i < n; i++)
+		memcpy(src + i * 5, "{{.}}", 5);
+	src[len] = '\0';
+	char err[256];
+	struct tmpl *t = tmpl_compile(src, len, TMPL_TEXT, err, sizeof err);
+	free(src);
+	if (t)
+		tmpl_free(t);
+	CHECK(t == NULL);
+	CHECK(strstr(err, "too large once compiled") != NULL);
+}
+
 static void runtime_errors(void)
 {
 	CHECK(strstr(render("{{ eq .Reason 1 }}"), "incompatible types for comparison") != NULL);
@@ -576,6 +594,7 @@ const struct test_case test_tmpl[] = {
 	TEST(functions),
 	TEST(compile_errors_have_positions),
 	TEST(runtime_errors),
+	TEST(compiled_size_is_bounded),
 	TEST(json_mode_escapes_inside_strings_only),
 	TEST(json_property_random_messages),
 	TEST(render_speed_sanity),
