@@ -10,19 +10,21 @@
 #define KE_BUF_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include "util.h"
 
 struct buf {
 	char *data;
 	size_t len;
-	size_t cap; /* allocated bytes, including the terminating NUL */
-	size_t max; /* ceiling on len */
+	size_t cap;    /* allocated bytes, including the terminating NUL */
+	size_t max;    /* ceiling on len */
+	bool overflow; /* an append failed since the last init or reset */
 };
 
 #define BUF_INIT(maxbytes)                                                                                   \
 	{                                                                                                    \
-		NULL, 0, 0, (maxbytes)                                                                       \
+		NULL, 0, 0, (maxbytes), false                                                                \
 	}
 
 void buf_init(struct buf *b, size_t max);

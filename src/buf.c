@@ -10,6 +10,7 @@ void buf_init(struct buf *b, size_t max)
 	b->data = NULL;
 	b->len = b->cap = 0;
 	b->max = max;
+	b->overflow = false;
 }
 
 void buf_free(struct buf *b)
@@ -17,11 +18,13 @@ void buf_free(struct buf *b)
 	free(b->data);
 	b->data = NULL;
 	b->len = b->cap = 0;
+	b->overflow = false;
 }
 
 void buf_reset(struct buf *b)
 {
 	b->len = 0;
+	b->overflow = false;
 	if (b->data)
 		b->data[0] = '\0';
 }
@@ -29,8 +32,10 @@ void buf_reset(struct buf *b)
 /* Make room for n more bytes plus the NUL; -1 if that would pass max. */
 static int reserve(struct buf *b, size_t n)
 {
-	if (n > b->max || b->len > b->max - n)
+	if (n > b->max || b->len > b->max - n) {
+		b->overflow = true;
 		return -1;
+	}
 	size_t need = b->len + n + 1;
 	if (need <= b->cap)
 		return 0;

@@ -57,11 +57,6 @@ enum std {
 	S_FRAC9, /* .999 */
 };
 
-static bool starts(const char *s, const char *p)
-{
-	return strncmp(s, p, strlen(p)) == 0;
-}
-
 static bool is_lower(char c)
 {
 	return c >= 'a' && c <= 'z';
@@ -101,8 +96,8 @@ static enum std next_std(const char *s, size_t *len, int *digits)
 	*len = 1;
 	switch (s[0]) {
 	case 'J': /* Jan, January */
-		if (starts(s, "Jan")) {
-			if (starts(s, "January")) {
+		if (str_starts(s, "Jan")) {
+			if (str_starts(s, "January")) {
 				*len = 7;
 				return S_LONGMONTH;
 			}
@@ -113,8 +108,8 @@ static enum std next_std(const char *s, size_t *len, int *digits)
 		}
 		break;
 	case 'M': /* Monday, Mon, MST */
-		if (starts(s, "Mon")) {
-			if (starts(s, "Monday")) {
+		if (str_starts(s, "Mon")) {
+			if (str_starts(s, "Monday")) {
 				*len = 6;
 				return S_LONGWEEKDAY;
 			}
@@ -123,7 +118,7 @@ static enum std next_std(const char *s, size_t *len, int *digits)
 				return S_WEEKDAY;
 			}
 		}
-		if (starts(s, "MST")) {
+		if (str_starts(s, "MST")) {
 			*len = 3;
 			return S_TZ;
 		}
@@ -145,7 +140,7 @@ static enum std next_std(const char *s, size_t *len, int *digits)
 		}
 		return S_NUMMONTH;
 	case '2': /* 2006, 2 */
-		if (starts(s, "2006")) {
+		if (str_starts(s, "2006")) {
 			*len = 4;
 			return S_LONGYEAR;
 		}
@@ -153,7 +148,7 @@ static enum std next_std(const char *s, size_t *len, int *digits)
 	case '_': /* _2, _2006, __2 */
 		if (s[1] == '2') {
 			/* _2006 is a literal _ followed by the long year */
-			if (starts(s + 1, "2006"))
+			if (str_starts(s + 1, "2006"))
 				return S_NONE;
 			*len = 2;
 			return S_UNDERDAY;
@@ -184,7 +179,7 @@ static enum std next_std(const char *s, size_t *len, int *digits)
 	case '-':
 	case 'Z':
 		for (size_t i = 0; i < ARRAY_LEN(zones); i++) {
-			if (starts(s, zones[i].text)) {
+			if (str_starts(s, zones[i].text)) {
 				*len = strlen(zones[i].text);
 				return zones[i].code;
 			}

@@ -1353,8 +1353,15 @@ static struct val cstr(const char *s)
 	return str_val(s, strlen(s));
 }
 
+static void rerr(struct rctx *c, int line, int col, const char *fmt, ...) KE_PRINTF(4, 5);
+
+/* A function's result, from its temporary buffer (which must not have overflowed). */
 static struct val buf_val(struct rctx *c, const struct buf *b)
 {
+	if (b->overflow) {
+		rerr(c, 0, 0, "a value longer than %zu bytes", b->max);
+		return str_val("", 0);
+	}
 	char *p = scratch_alloc(c, b->len + 1);
 	if (!p)
 		return str_val("", 0);
@@ -1363,13 +1370,13 @@ static struct val buf_val(struct rctx *c, const struct buf *b)
 	return str_val(p, b->len);
 }
 
-static void rerr(struct rctx *c, int line, int col, const char *fmt, ...) KE_PRINTF(4, 5);
+/* A render error at line:col (line 0: no position). */
 static void rerr(struct rctx *c, int line, int col, const char *fmt, ...)
 {
 	if (c->failed)
 		return;
 	c->failed = true;
-	int n = snprintf(c->err, c->errlen, "%d:%d: ", line, col);
+	int n = line ? snprintf(c->err, c->errlen, "%d:%d: ", line, col) : 0;
 	va_list ap;
 	va_start(ap, fmt);
 	if (n >= 0 && (size_t)n < c->errlen)
@@ -1565,7 +1572,8 @@ static struct val field_of(struct rctx *c, const struct val *base, const struct 
 		                                  : base->u.tm.sec * 1000 + base->u.tm.nsec / 1000000;
 		return v;
 	case M_UNIXNANO:
-		v.u.i = base->u.tm.sec * 1000000000 + base->u.tm.nsec;
+		/* past year 2262 Go's int64 wraps: do the same, without signed overflow */
+		v.u.i = (int64_t)((uint64_t)base->u.tm.sec * 1000000000u + (uint64_t)base->u.tm.nsec);
 		return v;
 	case M_UTC:
 		v = *base;
@@ -1637,7 +1645,7 @@ static struct val as_text(struct rctx *c, const struct val *v)
 {
 	if (v->t == V_STR)
 		return *v;
-	struct buf b = BUF_INIT(4096);
+	struct buf b = BUF_INIT(1 << 16);
 	print_val(c, &b, v);
 	struct val r = buf_val(c, &b);
 	buf_free(&b);
@@ -1816,6 +1824,8 @@ static void go_printf(struct rctx *c, struct buf *b, const struct val *args, int
 		if (width > 0 && (size_t)width > runes && left)
 			for (size_t i = runes; i < (size_t)width; i++)
 				buf_putc(b, ' ');
+		if (item.overflow)
+			b->overflow = true; /* reported where b becomes a value */
 		buf_free(&item);
 	}
 	if (ai < nargs) {
@@ -2252,7 +2262,12 @@ int tmpl_render(const struct tmpl *t, const struct event *ev, struct ktime now, 
 	c.vars[0].t = V_EVENT;
 	scratch_reset();
 	struct val root = { .t = V_EVENT };
+	bool overflowed = out->overflow;
+	out->overflow = false;
 	exec_list(&c, t->root, &root);
+	if (out->overflow && !c.failed) /* a value printed straight into out */
+		rerr(&c, 1, 1, "output larger than %zu bytes", out->max);
+	out->overflow = overflowed;
 	if (c.failed) {
 		out->len = start;
 		if (out->data)

@@ -9,8 +9,13 @@ static void ceiling_is_enforced(void)
 {
 	struct buf b = BUF_INIT(8);
 	CHECK_INT(buf_puts(&b, "12345678"), 0);
+	CHECK(!b.overflow);
 	CHECK_INT(buf_putc(&b, '9'), -1);
 	CHECK_STR(buf_str(&b), "12345678");
+	CHECK(b.overflow); /* sticky: a caller may check once after many appends */
+	CHECK_INT(buf_printf(&b, "%d", 1), -1);
+	buf_reset(&b);
+	CHECK(!b.overflow);
 	buf_free(&b);
 }
 

@@ -107,6 +107,10 @@ static void last_timestamp_falls_back(void)
 	CHECK_STR(render_ev("{{ .LastTimestamp }}", TMPL_TEXT, &e), "2023-07-11 05:34:44.764227 +0000 UTC");
 	e.event_time = (struct ktime){ 0, 0 };
 	CHECK_STR(render_ev("{{ .LastTimestamp.Unix }}", TMPL_TEXT, &e), "1800000000"); /* now */
+	/* a timestamp an event author may set: Go's int64 wraps past 2262 (no undefined behaviour here) */
+	struct event far = sample();
+	far.last_ts = (struct ktime){ 253402300799, 0 }; /* 9999-12-31T23:59:59Z */
+	CHECK_STR(render_ev("{{ .LastTimestamp.UnixNano }}", TMPL_TEXT, &far), "-4852116232933722624");
 	e.has_series = true;
 	e.series_count = 9;
 	e.eff_count = 9;
@@ -265,6 +269,21 @@ static void runtime_errors(void)
 	CHECK_INT(b.len, 0);
 	buf_free(&b);
 	tmpl_free(t);
+	/* ... also for values printed straight into the output (numbers, times) */
+	t = tmpl_compile("0123456789{{ .Count }}", 22, TMPL_TEXT, err, sizeof err);
+	CHECK(t != NULL);
+	b = (struct buf)BUF_INIT(10);
+	CHECK_INT(tmpl_render(t, &e, NOW, &b, err, sizeof err), -1);
+	CHECK(strstr(err, "output larger") != NULL);
+	CHECK(!b.overflow);
+	buf_free(&b);
+	tmpl_free(t);
+	/* ... and for a function's result past its own ceiling: an error, never an empty string */
+	static char big[70000];
+	memset(big, 'x', sizeof big - 1);
+	e.message = big;
+	CHECK(strstr(render_ev("{{ printf \"%s\" .Message }}", TMPL_TEXT, &e), "a value longer than") !=
+	      NULL);
 }
 
 /* --- JSON mode -------------------------------------------------------------- */
