@@ -155,7 +155,9 @@ def test_hanging_receiver_times_out_and_does_not_block_others(t):
                  sink(slow.url, method="POST", timeout="1s"), sink(fast.url, method="POST"), stdin=True)
         k.feed(event_list([event(obj="a")]))
         fast.wait_for(1, 3)  # at once, while the slow one hangs
-        check(slow.total == 1 and slow.hanging == 1)
+        # both requests leave together; the slow receiver may log its arrival a moment later
+        wait_until(lambda: slow.total == 1 and slow.hanging == 1, 3, msg="the slow receiver hanging")
+        check(fast.total == 1 and slow.hanging == 1, "the fast sink delivered while the slow one hangs")
         k.feed(event_list([event(obj="b")]))
         fast.wait_for(2, 3)
         slow.wait_for(3, 8)  # timeout, retry of a, then b
