@@ -70,8 +70,7 @@ def event_list(n, tag):
     return json.dumps({"kind": "EventList", "apiVersion": "v1", "metadata": {}, "items": items}).encode()
 
 
-def sinkhole(n, timeout=120):
-    d = tempfile.mkdtemp(dir=B)
+def sinkhole(d, n, timeout=120):
     portf, outf = os.path.join(d, "port"), os.path.join(d, "out")
     p = subprocess.Popen([os.path.join(B, "sinkhole"), portf, outf, str(n), str(timeout)])
     while not os.path.exists(portf) or not open(portf).read().strip():
@@ -83,7 +82,12 @@ def burst(n, tag):
     """Write an n-event burst to the binary's stdin at t0; deliver to the sinkhole.
     stdin stays open until everything arrived, so VmHWM can be read."""
     data = event_list(n, tag)
-    hole, port, outf = sinkhole(n)
+    with tempfile.TemporaryDirectory(dir=B) as d:
+        return burst_in(d, n, data)
+
+
+def burst_in(d, n, data):
+    hole, port, outf = sinkhole(d, n)
     ke = subprocess.Popen([BIN, "--source=file:-", "--healthz-ip=127.0.0.1", "--healthz-port=0",
                            f"--sink=webhook:http://127.0.0.1:{port}/hook?method=POST"
                            "&header=Content-Type=application/json", "--flush-timeout=60s"],
