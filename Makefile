@@ -63,7 +63,7 @@ LDFLAGS   := $(LDOPT) -L$(DEPS_PREFIX)/lib
 .PHONY: all test bench fuzz lint format clean distclean help unit image image-context demo
 all: $(B)/kube-eventer
 
-$(B)/deps.mk: scripts/deps.sh
+$(B)/deps.mk: scripts/deps.sh $(wildcard scripts/patches/*.patch)
 	@mkdir -p $(B)
 	@p=$$(scripts/deps.sh $(DEPSK)) && echo "DEPS_PREFIX := $$p" > $@
 

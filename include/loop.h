@@ -37,8 +37,18 @@ void loop_free(struct loop *l);
 /*
  * Watch fd for events (LOOP_READ|LOOP_WRITE); 0 removes it. Re-registering
  * replaces the callback and interest. 0 or -1 (errno from epoll_ctl).
+ * Call loop_fd(l, fd, 0, ...) before closing a watched or parked fd: the
+ * loop skips epoll_ctl when an fd number is registered as wanted already.
  */
 int loop_fd(struct loop *l, int fd, int events, loop_fd_cb cb, void *ctx);
+
+/*
+ * Stop reporting events for fd but leave it registered with epoll, so that
+ * watching it again with the same interest costs no system call (libcurl
+ * drops and re-adds a keep-alive socket around every request). If the
+ * parked fd becomes ready anyway, the loop unregisters it then.
+ */
+void loop_fd_park(struct loop *l, int fd);
 
 void loop_timer_init(struct loop_timer *t, loop_timer_cb cb, void *ctx);
 /* Arm (or re-arm) t to fire once after delay_ms (>= 0). */

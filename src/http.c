@@ -297,9 +297,24 @@ static int on_socket(CURL *e, curl_socket_t s, int what, void *userp, void *sock
 	         : what == CURL_POLL_OUT   ? LOOP_WRITE
 	         : what == CURL_POLL_INOUT ? LOOP_READ | LOOP_WRITE
 	                                   : 0;
+	if (!ev) {
+		/* Usually a keep-alive connection between two requests: parked, the
+		 * next request watches it again without two epoll_ctl calls.
+		 * on_close unregisters it for good. */
+		loop_fd_park(h->loop, s);
+		return 0;
+	}
 	if (loop_fd(h->loop, s, ev, on_fd, h) < 0)
 		log_warn("http: cannot watch socket %d", (int)s);
 	return 0;
+}
+
+/* curl closes its sockets through here: a parked fd leaves the loop first. */
+static int on_close(void *userp, curl_socket_t s)
+{
+	struct http *h = userp;
+	loop_fd(h->loop, s, 0, NULL, NULL);
+	return close(s);
 }
 
 static void on_timer_fire(struct loop *l, void *ctx)
@@ -611,6 +626,8 @@ struct http_req *http_start(struct http *h, const struct http_request *r, http_d
 		curl_easy_setopt(e, CURLOPT_HEADERDATA, q);
 	}
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, on_close);
+	curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, h);
 	curl_easy_setopt(e, CURLOPT_USERAGENT, h->user_agent);
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);

@@ -12,7 +12,8 @@
 struct fdslot {
 	loop_fd_cb cb;
 	void *ctx;
-	int events;
+	int events; /* what the owner wants reported; 0 = nothing (or parked) */
+	int armed;  /* what is registered with epoll */
 };
 
 struct loop {
@@ -49,10 +50,8 @@ void loop_free(struct loop *l)
 	free(l);
 }
 
-int loop_fd(struct loop *l, int fd, int events, loop_fd_cb cb, void *ctx)
+static struct fdslot *slot(struct loop *l, int fd)
 {
-	if (fd < 0)
-		return -1;
 	if ((size_t)fd >= l->nfds) {
 		size_t n = l->nfds ? l->nfds : 64;
 		while (n <= (size_t)fd)
@@ -61,13 +60,24 @@ int loop_fd(struct loop *l, int fd, int events, loop_fd_cb cb, void *ctx)
 		memset(l->fds + l->nfds, 0, (n - l->nfds) * sizeof *l->fds);
 		l->nfds = n;
 	}
-	struct fdslot *s = &l->fds[fd];
+	return &l->fds[fd];
+}
+
+int loop_fd(struct loop *l, int fd, int events, loop_fd_cb cb, void *ctx)
+{
+	if (fd < 0)
+		return -1;
+	struct fdslot *s = slot(l, fd);
+	if (events && events == s->armed)
+		goto ok; /* registered as wanted already (a parked fd taken up again) */
+	if (!events && !s->armed) {
+		memset(s, 0, sizeof *s);
+		return 0;
+	}
 	struct epoll_event ev = { 0 };
 	ev.data.fd = fd;
 	ev.events = (events & LOOP_READ ? EPOLLIN : 0) | (events & LOOP_WRITE ? EPOLLOUT : 0);
-	int op = !events ? EPOLL_CTL_DEL : s->events ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
-	if (!events && !s->events)
-		return 0;
+	int op = !events ? EPOLL_CTL_DEL : s->armed ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
 	if (epoll_ctl(l->ep, op, fd, &ev) < 0) {
 		/* the fd may have been closed already: forget it either way */
 		if (!events) {
@@ -79,10 +89,20 @@ int loop_fd(struct loop *l, int fd, int events, loop_fd_cb cb, void *ctx)
 		return -1;
 	}
 ok:
-	s->events = events;
+	s->events = s->armed = events;
 	s->cb = events ? cb : NULL;
 	s->ctx = events ? ctx : NULL;
 	return 0;
+}
+
+void loop_fd_park(struct loop *l, int fd)
+{
+	if (fd < 0 || (size_t)fd >= l->nfds)
+		return;
+	struct fdslot *s = &l->fds[fd];
+	s->events = 0;
+	s->cb = NULL;
+	s->ctx = NULL;
 }
 
 /* --- timer heap ---------------------------------------------------------- */
@@ -207,8 +227,15 @@ int loop_once(struct loop *l, int64_t max_wait_ms)
 	l->now = now_mono_ms();
 	for (int i = 0; i < n; i++) {
 		int fd = evs[i].data.fd;
-		if ((size_t)fd >= l->nfds || !l->fds[fd].cb)
-			continue; /* removed by an earlier callback in this batch */
+		if ((size_t)fd >= l->nfds)
+			continue;
+		if (!l->fds[fd].cb) {
+			/* removed by an earlier callback in this batch, or parked: a
+			 * parked fd that has something to say is unregistered now */
+			if (l->fds[fd].armed)
+				loop_fd(l, fd, 0, NULL, NULL);
+			continue;
+		}
 		int e = 0;
 		if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
 			e |= LOOP_READ;
