@@ -66,6 +66,7 @@ struct event {
 	int32_t eff_count;
 
 	char *mem; /* owns all strings and arrays above */
+	size_t mem_cap;
 };
 
 /* Release an event's memory and zero it; safe on a zeroed struct. */

@@ -58,9 +58,42 @@ static cJSON *parse(const char *json, size_t len)
 	return root;
 }
 
+/*
+ * Events are decoded, handed on and freed one at a time. Under musl's
+ * allocator a malloc/free pair of the same size in a loop can map and unmap
+ * a page on every turn (the group holding the one block is released when it
+ * empties), so event_free keeps one block, up to SPARE_MAX bytes, for the
+ * next event.
+ */
+#define SPARE_MIN 4096
+#define SPARE_MAX (64 * 1024)
+
+static struct {
+	char *mem;
+	size_t cap;
+} spare;
+
+static char *event_mem(struct event *ev, size_t n)
+{
+	if (spare.mem && spare.cap >= n) {
+		ev->mem = spare.mem;
+		ev->mem_cap = spare.cap;
+		spare.mem = NULL;
+		return ev->mem;
+	}
+	ev->mem_cap = n < SPARE_MIN ? SPARE_MIN : n;
+	return ev->mem = xmalloc(ev->mem_cap);
+}
+
 void event_free(struct event *ev)
 {
-	free(ev->mem);
+	if (ev->mem && ev->mem_cap <= SPARE_MAX && (!spare.mem || spare.cap < ev->mem_cap)) {
+		free(spare.mem);
+		spare.mem = ev->mem;
+		spare.cap = ev->mem_cap;
+	} else {
+		free(ev->mem);
+	}
 	memset(ev, 0, sizeof *ev);
 }
 
@@ -284,8 +317,7 @@ static int decode_object(const cJSON *o, struct event *ev, char *err, size_t err
 	b.nannotations = count_map(b.annotations, &b.bytes);
 
 	size_t kvbytes = (b.nlabels + b.nannotations) * sizeof(struct kv);
-	ev->mem = xmalloc(kvbytes + b.bytes + 1);
-	char *p = ev->mem + kvbytes;
+	char *p = event_mem(ev, kvbytes + b.bytes + 1) + kvbytes;
 	ev->labels = b.nlabels ? (struct kv *)(void *)ev->mem : NULL;
 	ev->nlabels = b.nlabels;
 	ev->annotations = b.nannotations ? (struct kv *)(void *)ev->mem + b.nlabels : NULL;

@@ -644,8 +644,9 @@ struct http_req *http_start(struct http *h, const struct http_request *r, http_d
 	if (!r->proxy)
 		http_proxy_for(r->url, proxy, sizeof proxy);
 	curl_easy_setopt(e, CURLOPT_PROXY, r->no_proxy ? "" : r->proxy ? r->proxy : proxy);
-	if (r->proxy)
-		curl_easy_setopt(e, CURLOPT_NOPROXY, ""); /* as client-go: proxy-url ignores NO_PROXY */
+	/* NO_PROXY was applied above (proxy-url ignores it, as in client-go):
+	 * curl must not apply it again, nor read the environment per request */
+	curl_easy_setopt(e, CURLOPT_NOPROXY, "");
 
 	/* headers: ours first so that the caller's override them */
 	struct curl_slist *hl = NULL;
