@@ -66,7 +66,7 @@ struct event {
 	int32_t eff_count;
 
 	char *mem; /* owns all strings and arrays above */
-	size_t mem_cap;
+	size_t mem_cap; /* its size (event_free may keep it for the next event) */
 };
 
 /* Release an event's memory and zero it; safe on a zeroed struct. */

@@ -10,10 +10,9 @@
 #include "util.h"
 
 struct fdslot {
-	loop_fd_cb cb;
+	loop_fd_cb cb; /* NULL: nothing is reported (unwatched or parked) */
 	void *ctx;
-	int events; /* what the owner wants reported; 0 = nothing (or parked) */
-	int armed;  /* what is registered with epoll */
+	int armed; /* what is registered with epoll */
 };
 
 struct loop {
@@ -89,7 +88,7 @@ int loop_fd(struct loop *l, int fd, int events, loop_fd_cb cb, void *ctx)
 		return -1;
 	}
 ok:
-	s->events = s->armed = events;
+	s->armed = events;
 	s->cb = events ? cb : NULL;
 	s->ctx = events ? ctx : NULL;
 	return 0;
@@ -100,7 +99,6 @@ void loop_fd_park(struct loop *l, int fd)
 	if (fd < 0 || (size_t)fd >= l->nfds)
 		return;
 	struct fdslot *s = &l->fds[fd];
-	s->events = 0;
 	s->cb = NULL;
 	s->ctx = NULL;
 }
