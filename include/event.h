@@ -65,7 +65,7 @@ struct event {
 	struct ktime eff_time;
 	int32_t eff_count;
 
-	char *mem; /* owns all strings and arrays above */
+	char *mem;      /* owns all strings and arrays above */
 	size_t mem_cap; /* its size (event_free may keep it for the next event) */
 };
 
