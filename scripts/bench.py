@@ -199,6 +199,7 @@ def main():
     # --- bursts to a loopback webhook ----------------------------------------
     if SPLIT:
         os.sched_setaffinity(0, {1})
+        print("  (bursts: kube-eventer pinned to CPU 0, the receiver and this script to CPU 1)")
     # This VM shares its host: a run now and then is much slower than the rest.
     # Each figure is the median run, with the range of all runs beside it.
     n = 2000 if QUICK else 10000

@@ -41,6 +41,7 @@ pins=(
 key=$(cat "$here/deps.sh" "$here"/patches/*.patch | sha256sum | cut -c1-12)
 prefix=$cache/prefix/$flavor-$key
 if [ -f "$prefix/.done" ]; then
+  touch "$prefix/.done" # last used: see the pruning below
   echo "$prefix"
   exit 0
 fi
@@ -197,7 +198,15 @@ tar -C "$work" -xzf "$(srcfile curl)"
 
 mkdir -p "$cache/prefix"
 rm -rf "$prefix"
+touch "$stage/.done"
 mv "$stage" "$prefix"
-touch "$prefix/.done"
 log "$flavor dependencies built in $(( $(date +%s) - t0 ))s -> $prefix"
+# Each edit of this file or of a patch makes a new prefix: drop this flavor's
+# prefixes that no build has used for 14 days (other checkouts keep theirs).
+for old in "$cache/prefix/$flavor"-*; do
+  if [ "$old" != "$prefix" ] && [ -z "$(find "$old/.done" -mtime -14 2>/dev/null)" ]; then
+    log "removing $old (unused for 14 days)"
+    rm -rf "$old"
+  fi
+done
 echo "$prefix"
