@@ -49,8 +49,10 @@ void loop_free(struct loop *l)
 	free(l);
 }
 
-static struct fdslot *slot(struct loop *l, int fd)
+int loop_fd(struct loop *l, int fd, int events, loop_fd_cb cb, void *ctx)
 {
+	if (fd < 0)
+		return -1;
 	if ((size_t)fd >= l->nfds) {
 		size_t n = l->nfds ? l->nfds : 64;
 		while (n <= (size_t)fd)
@@ -59,14 +61,7 @@ static struct fdslot *slot(struct loop *l, int fd)
 		memset(l->fds + l->nfds, 0, (n - l->nfds) * sizeof *l->fds);
 		l->nfds = n;
 	}
-	return &l->fds[fd];
-}
-
-int loop_fd(struct loop *l, int fd, int events, loop_fd_cb cb, void *ctx)
-{
-	if (fd < 0)
-		return -1;
-	struct fdslot *s = slot(l, fd);
+	struct fdslot *s = &l->fds[fd];
 	if (events && events == s->armed)
 		goto ok; /* registered as wanted already (a parked fd taken up again) */
 	if (!events && !s->armed) {

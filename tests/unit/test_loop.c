@@ -50,12 +50,28 @@ static void on_fd(struct loop *l, int fd, int events, void *ctx)
 		calls++;
 }
 
+/* Each test: a fresh loop and a pipe whose read end it watches. */
+static struct loop *setup(int p[2])
+{
+	calls = 0;
+	if (pipe(p) != 0)
+		return NULL;
+	return loop_new();
+}
+
+static void teardown(struct loop *l, int p[2])
+{
+	loop_fd(l, p[0], 0, NULL, NULL);
+	close(p[0]);
+	close(p[1]);
+	loop_free(l);
+}
+
 static void watch_and_remove(void)
 {
-	struct loop *l = loop_new();
 	int p[2];
-	CHECK(l && pipe(p) == 0);
-	calls = 0;
+	struct loop *l = setup(p);
+	CHECK(l);
 	CHECK_INT(loop_fd(l, p[0], LOOP_READ, on_fd, NULL), 0);
 	CHECK(registered(p[0]));
 	CHECK_INT(write(p[1], "x", 1), 1);
@@ -65,19 +81,16 @@ static void watch_and_remove(void)
 	CHECK(!registered(p[0]));
 	loop_once(l, 10);
 	CHECK_INT(calls, 1);
-	close(p[0]);
-	close(p[1]);
-	loop_free(l);
+	teardown(l, p);
 }
 
 /* A parked fd stays registered but is not reported; watched again with the
  * same interest it is reported again; ready while parked, it is dropped. */
 static void park_and_resume(void)
 {
-	struct loop *l = loop_new();
 	int p[2];
-	CHECK(l && pipe(p) == 0);
-	calls = 0;
+	struct loop *l = setup(p);
+	CHECK(l);
 	CHECK_INT(loop_fd(l, p[0], LOOP_READ, on_fd, NULL), 0);
 	loop_fd_park(l, p[0]);
 	CHECK(registered(p[0]));
@@ -94,19 +107,16 @@ static void park_and_resume(void)
 	CHECK(registered(p[0]));
 	loop_once(l, 100);
 	CHECK_INT(calls, 2);
-	close(p[0]);
-	close(p[1]);
-	loop_free(l);
+	teardown(l, p);
 }
 
 /* The owner removes a parked fd before closing it; a new file that gets the
  * same number is then registered for real, not taken as registered already. */
 static void parked_fd_number_reused(void)
 {
-	struct loop *l = loop_new();
 	int p[2], q[2];
-	CHECK(l && pipe(p) == 0);
-	calls = 0;
+	struct loop *l = setup(p);
+	CHECK(l);
 	CHECK_INT(loop_fd(l, p[0], LOOP_READ, on_fd, NULL), 0);
 	loop_fd_park(l, p[0]);
 	CHECK_INT(loop_fd(l, p[0], 0, NULL, NULL), 0);
@@ -121,19 +131,15 @@ static void parked_fd_number_reused(void)
 	CHECK_INT(write(q[1], "x", 1), 1);
 	loop_once(l, 100);
 	CHECK_INT(calls, 1);
-	loop_fd(l, q[0], 0, NULL, NULL);
-	close(q[0]);
-	close(q[1]);
-	loop_free(l);
+	teardown(l, q);
 }
 
 /* Changing the interest of a watched fd takes effect at once. */
 static void change_interest(void)
 {
-	struct loop *l = loop_new();
 	int p[2];
-	CHECK(l && pipe(p) == 0);
-	calls = 0;
+	struct loop *l = setup(p);
+	CHECK(l);
 	CHECK_INT(write(p[1], "x", 1), 1);
 	CHECK_INT(loop_fd(l, p[0], LOOP_WRITE, on_fd, NULL), 0); /* a read end never is writable */
 	loop_once(l, 20);
@@ -141,10 +147,7 @@ static void change_interest(void)
 	CHECK_INT(loop_fd(l, p[0], LOOP_READ, on_fd, NULL), 0);
 	loop_once(l, 100);
 	CHECK_INT(calls, 1);
-	loop_fd(l, p[0], 0, NULL, NULL);
-	close(p[0]);
-	close(p[1]);
-	loop_free(l);
+	teardown(l, p);
 }
 
 const struct test_case test_loop[] = {
