@@ -14,7 +14,8 @@
 #
 # Environment:
 #   KE_CACHE        cache folder (default ${XDG_CACHE_HOME:-~/.cache}/kube-eventer)
-#   DEBIAN_MIRROR   archive base URL (default http://deb.debian.org/debian)
+#   DEBIAN_MIRROR   archive base URL (default: the Debian archive this
+#                   machine's apt is configured with, read from apt itself)
 #   KE_DEPS_JOBS    parallel make jobs (default: number of CPUs)
 set -euo pipefail
 
@@ -25,7 +26,14 @@ glibc) cc=gcc; cflags="-O1 -g -fno-omit-frame-pointer" ;;
 *) echo "deps.sh: unknown flavor '$flavor' (musl or glibc)" >&2; exit 2 ;;
 esac
 
-mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
+# The archive comes from apt's own configuration (sources.list, deb822
+# .sources, mirrors and proxies included): the first configured index of a
+# Debian "main" suite that is not a security archive, cut at /dists/.
+apt_archive() {
+  apt-get indextargets --format '$(URI)' 'Created-By: Packages' 2>/dev/null |
+    grep -v -- '-security/' | grep '/dists/[^/]*/main/' | head -n 1 | sed 's,/dists/.*,,'
+}
+mirror=${DEBIAN_MIRROR:-}
 cache=${KE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kube-eventer}
 jobs=${KE_DEPS_JOBS:-$(nproc 2>/dev/null || echo 2)}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -75,10 +83,14 @@ srcfile() { # name -> cached tarball path, downloaded and verified
     [ "$name" = "$1" ] || continue
     file=$cache/src/${path##*/}
     if [ ! -f "$file" ] || ! echo "$sum  $file" | sha256sum -c --status; then
+      [ -n "$mirror" ] || mirror=$(apt_archive)
+      if [ -z "$mirror" ]; then
+        log "no Debian archive found in apt's configuration; set DEBIAN_MIRROR"; exit 1
+      fi
       log "downloading $mirror/pool/$path"
       fetch "$mirror/pool/$path" "$file.part" || {
         log "download failed: $mirror/pool/$path"
-        log "set DEBIAN_MIRROR to a mirror (or snapshot.debian.org) that still carries $name $ver"
+        log "set DEBIAN_MIRROR to an archive (or a snapshot of one) that still carries $name $ver"
         exit 1; }
       if ! echo "$sum  $file.part" | sha256sum -c --status; then
         log "sha256 mismatch for ${path##*/} (expected $sum)"; rm -f "$file.part"; exit 1
