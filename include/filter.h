@@ -20,6 +20,7 @@ struct event;
 /* All strings borrowed (only during filter_compile); NULL = parameter absent. */
 struct filter_opts {
 	const char *level;              /* "Warning" (NULL) or "Normal" */
+	bool all_types;                 /* level unset: every type passes (data sinks) */
 	const char *namespaces, *kinds; /* comma lists, exact match */
 	const char *const *reasons;     /* repeatable; each may hold comma-separated patterns */
 	size_t nreasons;

@@ -33,53 +33,108 @@ struct loop;
 struct http;
 struct filter;
 
-/* A rendered message waiting in a sink's queue. */
+/* A rendered item waiting in a sink's queue. */
 struct msg {
 	struct msg *next;
 	int64_t enqueued_ms; /* monotonic */
 	uint32_t attempts;
-	uint32_t len;   /* body bytes */
-	char label[96]; /* "ns/name Reason" for log lines */
-	char body[];    /* len bytes + NUL */
+	uint32_t len;       /* body bytes */
+	uint32_t max_batch; /* after a split: the largest batch it may travel in (0 = any) */
+	char label[96];     /* "Kind ns/name Reason" for log lines */
+	char body[];        /* len bytes + NUL */
 };
 
-enum delivery { DELIVERY_OK, DELIVERY_RETRY, DELIVERY_DROP };
+/*
+ * What became of a request, or of one item in it. SPLIT: the server refused
+ * the whole request because of some item in it (a poison item in an
+ * all-or-nothing write): the engine resends the items in halves until the
+ * culprit travels alone, and then drops it.
+ */
+enum delivery { DELIVERY_OK, DELIVERY_RETRY, DELIVERY_DROP, DELIVERY_SPLIT };
+#define DELIVERY_UNSET (-1) /* an item's verdict: the request's verdict applies */
 
-/* Scratch space a sink fills to describe one request (lives until done). */
+/*
+ * One request's worth of queued items, in queue order: the unit of delivery.
+ * Built and owned by the engine; a type or transport reads the items and may
+ * set per-item verdicts (e.g. from an Elasticsearch bulk reply).
+ */
+struct sink_batch {
+	struct msg **items;
+	unsigned n;
+	size_t bytes;         /* sum of the items' lengths */
+	signed char *verdict; /* per item: DELIVERY_UNSET or an enum delivery */
+	void *tctx;           /* the transport's per-request state */
+};
+
+/* Scratch space a sink fills to describe one HTTP request (lives until done). */
 struct sink_req {
 	struct http_request http;
 	const char *headers[32];
 	char url[2048];
-	struct buf scratch; /* for signed URLs, derived bodies, ... */
+	struct buf scratch; /* the request body of a batch, signed URLs, ... */
 };
+
+/*
+ * A way to deliver batches other than HTTP through http.c (the default):
+ * the log/stdout sinks, and later Kafka and MySQL speaking their own
+ * protocols on the loop.
+ *
+ * send(): start delivering b. Returns SINK_SENT when sink_batch_done() will
+ * follow exactly once, later, from the loop (or from inside send: the engine
+ * copes); SINK_LATER when the transport is not ready (connecting,
+ * authenticating): the items go back to the queue and the transport calls
+ * sink_kick() when it is; -1 when b cannot be sent now (err says why; the
+ * items are retried with backoff). Never called from inside a curl callback.
+ * cancel(): forget b (sink destroyed): no sink_batch_done() afterwards.
+ */
+enum { SINK_SENT = 0, SINK_LATER = 1 };
+struct sink_transport {
+	int (*send)(struct sink *s, struct sink_batch *b, char *err, size_t errlen);
+	void (*cancel)(struct sink *s, struct sink_batch *b);
+};
+
+/*
+ * A transport reports the outcome of b: d applies to every item whose
+ * verdict is still DELIVERY_UNSET. why is logged (no secrets);
+ * retry_after_ms >= 0 overrides the backoff.
+ */
+void sink_batch_done(struct sink *s, struct sink_batch *b, enum delivery d, const char *why,
+                     int64_t retry_after_ms);
 
 struct sink_type {
 	const char *name;
 	bool ns_from_event;           /* namespaces filter on the Event's own namespace */
+	bool data;                    /* a data sink: see the defaults in sink.c */
 	unsigned default_concurrency; /* 0 = 4 */
 	const char *default_rate;     /* e.g. "20/1m" for robots, NULL = unlimited */
-	/* Parameters this type understands besides the common ones (NULL-terminated). */
-	const char *const *params;
+	unsigned default_batch;       /* items per request; 0 = 1 (no batching) */
+	size_t max_response;          /* HTTP response ceiling; 0 = 64 KiB */
 	/* Parse type parameters from u into s->impl. 0, or -1 with err. */
 	int (*create)(struct sink *s, struct uri *u, char *err, size_t errlen);
-	/* Render ev into out (the queued body). 0, or -1 to skip the event (logged). */
+	/*
+	 * Render ev into out: one queued item (a request body, a bulk action +
+	 * document, a line). 0, or -1 to skip the event (logged). Runs inside
+	 * the source's callbacks: no I/O.
+	 */
 	int (*render)(struct sink *s, const struct event *ev, struct buf *out, char *err, size_t errlen);
 	/*
-	 * Describe the request for m in r (URL, method, headers, body). Return
-	 * 0 to send, 1 when not ready yet (e.g. a token is being fetched: the
-	 * sink calls sink_kick() when ready), -1 to drop m with the reason in err.
+	 * HTTP sinks: describe the request that delivers b in r (URL, method,
+	 * headers, body: an item's body as it is, or the items joined into
+	 * r->scratch). Return 0 to send, 1 when not ready yet (e.g. a token or
+	 * the server version is being fetched: the sink calls sink_kick() when
+	 * ready), -1 to drop the batch with the reason in err.
 	 */
-	int (*prepare)(struct sink *s, const struct msg *m, struct sink_req *r, char *err, size_t errlen);
+	int (*prepare)(struct sink *s, const struct sink_batch *b, struct sink_req *r, char *err,
+	               size_t errlen);
 	/*
-	 * Classify the response to request rq (NULL = the engine's default: 2xx
-	 * OK; transport errors, 408, 429, 5xx RETRY; other DROP). why receives
-	 * the reason; *retry_after_ms may be set (sink_too_fast_ms() for robots'
-	 * "too fast" codes).
+	 * Classify the response (NULL = sink_http_verdict, 2xx OK). May set
+	 * per-item verdicts in b. why receives the reason; *retry_after_ms may
+	 * be set (sink_too_fast_ms() for robots' "too fast" codes).
 	 */
 	enum delivery (*classify)(struct sink *s, const struct sink_req *rq, const struct http_response *r,
-	                          char *why, size_t n, int64_t *retry_after_ms);
-	/* Deliver without HTTP (log/stdout sinks); NULL for HTTP sinks. */
-	enum delivery (*write)(struct sink *s, const struct msg *m);
+	                          struct sink_batch *b, char *why, size_t n, int64_t *retry_after_ms);
+	/* Not HTTP: the transport that delivers batches (prepare/classify unused). */
+	const struct sink_transport *transport;
 	/* Start background work once the loop exists (token fetch, ConfigMap watch). */
 	void (*start)(struct sink *s);
 	void (*destroy)(struct sink *s);
@@ -99,19 +154,24 @@ struct sink_stats {
 };
 
 struct sink_config {
-	int64_t repeat_interval_s;  /* repeat_interval, default 600 */
-	size_t queue_events;        /* queue_size, default 1000 */
-	size_t queue_bytes;         /* queue_bytes, default 2 MiB */
-	unsigned concurrency;       /* concurrency, default 4 (robots 1) */
-	unsigned max_retries;       /* retries, default 10 */
-	int64_t timeout_ms;         /* timeout, default 15 s */
+	int64_t repeat_interval_s;  /* repeat_interval, default 600 (data sinks 0) */
+	size_t queue_events;        /* queue_size, default 1000 (data sinks 20000) */
+	size_t queue_bytes;         /* queue_bytes, default 2 MiB (data sinks 4 MiB) */
+	unsigned concurrency;       /* concurrency, default 4 (robots 1, data sinks 2) */
+	unsigned max_retries;       /* retries, default 10 (data sinks 30) */
+	int64_t timeout_ms;         /* timeout, default 15 s (data sinks 30 s) */
 	int64_t connect_timeout_ms; /* connect_timeout, default 5 s */
-	size_t rate_n;              /* rate=N/DUR: at most N messages ... */
+	size_t rate_n;              /* rate=N/DUR: at most N requests ... */
 	int64_t rate_period_ms;     /* ... in any DUR window; 0 = unlimited */
-	size_t max_body;            /* body ceiling after rendering, default 64 KiB */
+	size_t max_body;            /* an item's ceiling after rendering, default 64 KiB */
+	unsigned batch_items;       /* batch_size: items per request, default the type's (1) */
+	size_t batch_bytes;         /* batch_bytes: request body ceiling, default 1 MiB */
+	int64_t flush_ms;           /* flush_interval: an item waits at most this for a full batch */
 	char *cacert;               /* cacert= file (owned) */
 	bool insecure;              /* insecure_skip_verify=true */
 };
+
+struct flight;
 
 struct sink {
 	const struct sink_type *type;
@@ -126,30 +186,40 @@ struct sink {
 	/* engine state, owned by sink.c */
 	struct loop *loop;
 	struct http *http;
-	struct msg *head, *tail; /* waiting messages */
+	struct msg *head, *tail; /* waiting items */
 	size_t qlen, qbytes;
-	unsigned inflight;
-	int64_t *sent_at; /* rate window: send times (ring of rate_tokens) */
+	unsigned inflight;      /* requests in flight */
+	size_t inflight_items;  /* items in them */
+	struct flight *flights; /* requests in flight */
+	int64_t *sent_at;       /* rate window: send times (ring of rate_n) */
 	size_t sent_n, sent_pos;
 	int64_t backoff_until_ms;
-	int64_t last_ok_ms; /* monotonic time of the last success */
+	int64_t last_ok_ms;  /* monotonic time of the last success */
+	int64_t last_rtt_ms; /* how long the last successful request took */
 	unsigned backoff_step;
 	struct loop_timer wake;
 	int64_t overflow_logged_ms;
 	uint64_t overflow_since_log;
-	bool stopping;
+	bool stopping; /* flush partial batches now */
+	bool kicking;  /* inside sink_kick: completions do not re-enter it */
 };
 
 /*
  * Parse a --sink value into a sink (no network). Unknown sink keys, bad
  * parameter values, bad filters and templates are errors naming the
  * parameter. Unknown parameters are listed in *unknown (for --check).
+ * max_flush_ms (--frequency) bounds how long a batching sink holds an item.
  */
-struct sink *sink_create(const char *value, size_t index, struct buf *unknown, char *err, size_t errlen);
+struct sink *sink_create(const char *value, size_t index, int64_t max_flush_ms, struct buf *unknown,
+                         char *err, size_t errlen);
+/* Cancel what is in flight and free everything. */
 void sink_destroy(struct sink *s);
 
 /* Attach to the loop and HTTP client and start background work. */
 void sink_start(struct sink *s, struct loop *l, struct http *h);
+
+/* Shutting down: partial batches go out at once. */
+void sink_stop(struct sink *s);
 
 /*
  * Offer an event to the sink: filter, repeat policy (seen slot), render,
@@ -159,23 +229,23 @@ struct seen;
 bool sink_offer(struct sink *s, const struct event *ev, struct seen *seen, size_t slot, int64_t now_s);
 
 /*
- * Try to send queued messages now (after a token arrives, for example).
+ * Try to send queued items now (after a token arrives, for example).
  * Never from inside an HTTP data callback: use the loop (sink_offer does).
  */
 void sink_kick(struct sink *s);
 
 /*
  * Flow control. A sink asks the source to pause when its queue passed the
- * high-water mark while it is draining fast (no backoff, no rate limit, a
- * success in the last 200 ms); it lets the source resume under the
- * low-water mark or as soon as it stops draining fast. A failing, hanging,
- * slow or rate-limited sink therefore never holds the source back: its
- * queue overflows instead, and the drops are counted.
+ * high-water mark (two full batches, at least 256 items or 512 KiB) while
+ * it is draining fast (no backoff, no rate limit, a success lately); it lets
+ * the source resume under the low-water mark or as soon as it stops draining
+ * fast. A failing, hanging, slow or rate-limited sink therefore never holds
+ * the source back: its queue overflows instead, and the drops are counted.
  */
 bool sink_wants_pause(const struct sink *s);
 bool sink_allows_resume(const struct sink *s);
 
-/* Messages queued or in flight. */
+/* Items queued or in flight. */
 size_t sink_pending(const struct sink *s);
 
 /*
@@ -187,9 +257,12 @@ int64_t sink_too_fast_ms(const struct sink *s);
 /*
  * The HTTP-level verdict every HTTP sink shares: transport errors, 408, 429
  * and 5xx are retried, any other non-2xx is dropped (why says which). Returns
- * -1 for a 2xx, whose body the sink judges itself.
+ * false for a 2xx, whose body the sink judges itself.
  */
-int sink_http_verdict(const struct http_response *r, char *why, size_t n);
+bool sink_http_failed(const struct http_response *r, enum delivery *d, char *why, size_t n);
+
+/* The whole batch as one body: the items' bytes one after another, into out. 0 or -1 (too large). */
+int sink_batch_concat(const struct sink_batch *b, struct buf *out);
 
 /* Names of all sink types, for --help. */
 void sink_list_types(struct buf *out);

@@ -1509,7 +1509,7 @@ void goregex_free(struct goregex *re)
 
 /* --- filters ------------------------------------------------------------- */
 
-enum level { LEVEL_WARNING, LEVEL_NORMAL };
+enum level { LEVEL_WARNING, LEVEL_NORMAL, LEVEL_ALL };
 
 struct relist {
 	struct goregex *re[MAX_PATTERNS];
@@ -1699,6 +1699,8 @@ int filter_compile(const struct filter_opts *o, struct filter **out, char *err, 
 	*out = NULL;
 	if (parse_level(o->level, &f->level, err, errlen) < 0)
 		goto fail;
+	if (o->all_types && !o->level)
+		f->level = LEVEL_ALL;
 	f->ns_from_event = o->ns_from_event;
 	if (split_list("namespaces", o->namespaces, &f->namespaces, err, errlen) < 0 ||
 	    split_list("kinds", o->kinds, &f->kinds, err, errlen) < 0 ||
@@ -1729,7 +1731,8 @@ bool filter_match(const struct filter *f, const struct event *ev)
 {
 	const char *ns = f->ns_from_event ? ev->namespace : ev->involved.namespace;
 
-	if (strcmp(ev->type, "Warning") != 0 && !(f->level == LEVEL_NORMAL && !strcmp(ev->type, "Normal")))
+	if (f->level != LEVEL_ALL && strcmp(ev->type, "Warning") != 0 &&
+	    !(f->level == LEVEL_NORMAL && !strcmp(ev->type, "Normal")))
 		return false;
 	if (f->namespaces.n && (!ns[0] || !in_list(&f->namespaces, ns)))
 		return false;

@@ -128,6 +128,8 @@ static void begin_stop(const char *why)
 	loop_timer_disarm(app.loop, &app.resume_timer);
 	if (app.file)
 		filesrc_pause(app.file, true);
+	for (size_t i = 0; i < app.nsinks; i++)
+		sink_stop(app.sinks[i]);
 	app.stop_deadline_ms = now_mono_ms() + app.cfg.flush_timeout_ms;
 	loop_timer_arm(app.loop, &app.stop_timer, 0);
 }
@@ -247,7 +249,8 @@ static int make_sinks(struct buf *errors, bool report_unknown)
 	for (size_t i = 0; i < app.cfg.nsinks; i++) {
 		char err[1024];
 		struct buf unknown = BUF_INIT(4096);
-		struct sink *s = sink_create(app.cfg.sinks[i], i, &unknown, err, sizeof err);
+		struct sink *s =
+		    sink_create(app.cfg.sinks[i], i, app.cfg.frequency_ms, &unknown, err, sizeof err);
 		if (!s) {
 			buf_printf(errors, "--sink #%zu: %s\n", i + 1, err);
 			r = -1;

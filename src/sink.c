@@ -17,34 +17,11 @@
 #define BACKOFF_MAX_MS 60000
 #define RETRY_AFTER_MAX_MS 600000
 #define RATE_MAX 100000
-#define PAUSE_HIGH 256                /* flow control: queued messages ... */
+#define BATCH_MAX 10000               /* batch_size ceiling */
+#define PAUSE_HIGH 256                /* flow control: queued items ... */
 #define PAUSE_HIGH_BYTES (512 * 1024) /* ... or bytes that pause the source */
 #define PAUSE_LOW 64                  /* ... and where it resumes */
-#define FAST_MS 200                   /* "draining fast": a success this recently */
-
-/* Parameters every sink understands (besides its type's own). */
-static const char *const common_params[] = {
-	"level",
-	"namespaces",
-	"kinds",
-	"reason",
-	"message",
-	"name",
-	"exclude_reason",
-	"exclude_message",
-	"exclude_namespaces",
-	"repeat_interval",
-	"rate",
-	"queue_size",
-	"queue_bytes",
-	"concurrency",
-	"retries",
-	"timeout",
-	"connect_timeout",
-	"cacert",
-	"insecure_skip_verify",
-	NULL,
-};
+#define FAST_MS 200                   /* "draining fast": a success this recently (+ its RTT) */
 
 /* --- typed parameters ----------------------------------------------------- */
 
@@ -121,19 +98,36 @@ static int repeated(struct uri *u, const char *key, const char **vals, size_t *n
 	return -1;
 }
 
-static int parse_common(struct sink *s, struct uri *u, char *err, size_t errlen)
+/*
+ * Defaults differ by kind of sink. Alert sinks (webhooks, robots) deliver
+ * each Warning at once, one per request, and hold repeats back for 10
+ * minutes. Data sinks record what upstream records -- every event of every
+ * type, every count bump (repeat_interval 0) -- in batches, with deeper
+ * queues and more patience with a backend that is down.
+ */
+struct defaults {
+	int64_t repeat_ms, queue_events, queue_bytes, concurrency, retries, timeout_ms, max_body;
+};
+
+static const struct defaults alert_defaults = { 600000, 1000, 2 << 20, 4, 10, 15000, 64 * 1024 };
+static const struct defaults data_defaults = { 0, 20000, 4 << 20, 2, 30, 30000, 512 * 1024 };
+
+static int parse_common(struct sink *s, struct uri *u, int64_t max_flush_ms, char *err, size_t errlen)
 {
 	struct sink_config *c = &s->cfg;
+	const struct sink_type *t = s->type;
+	const struct defaults *d = t->data ? &data_defaults : &alert_defaults;
 	int64_t v;
 	const char *reasons[MAX_REPEAT], *messages[MAX_REPEAT], *names[MAX_REPEAT];
 	const char *xreasons[MAX_REPEAT], *xmessages[MAX_REPEAT];
 	struct filter_opts fo = { 0 };
 
 	fo.level = uri_get(u, "level");
+	fo.all_types = t->data && !fo.level; /* upstream's data sinks never filtered */
 	fo.namespaces = uri_get(u, "namespaces");
 	fo.kinds = uri_get(u, "kinds");
 	fo.exclude_namespaces = uri_get(u, "exclude_namespaces");
-	fo.ns_from_event = s->type->ns_from_event;
+	fo.ns_from_event = t->ns_from_event;
 	fo.reasons = reasons;
 	fo.messages = messages;
 	fo.names = names;
@@ -147,25 +141,25 @@ static int parse_common(struct sink *s, struct uri *u, char *err, size_t errlen)
 	    filter_compile(&fo, &s->filter, err, errlen) < 0)
 		return -1;
 
-	if (sink_param_duration(u, "repeat_interval", 600000, &v, err, errlen) < 0)
+	if (sink_param_duration(u, "repeat_interval", d->repeat_ms, &v, err, errlen) < 0)
 		return -1;
 	c->repeat_interval_s = v / 1000;
 	if (v > 0 && c->repeat_interval_s == 0)
 		c->repeat_interval_s = 1;
-	if (sink_param_int(u, "queue_size", 1000, 1, 1000000, &v, err, errlen) < 0)
+	if (sink_param_int(u, "queue_size", d->queue_events, 1, 1000000, &v, err, errlen) < 0)
 		return -1;
 	c->queue_events = (size_t)v;
-	if (sink_param_int(u, "queue_bytes", 2 << 20, 4096, (int64_t)1 << 30, &v, err, errlen) < 0)
+	if (sink_param_int(u, "queue_bytes", d->queue_bytes, 4096, (int64_t)1 << 30, &v, err, errlen) < 0)
 		return -1;
 	c->queue_bytes = (size_t)v;
-	unsigned defc = s->type->default_concurrency ? s->type->default_concurrency : 4;
+	int64_t defc = t->default_concurrency ? t->default_concurrency : d->concurrency;
 	if (sink_param_int(u, "concurrency", defc, 1, 64, &v, err, errlen) < 0)
 		return -1;
 	c->concurrency = (unsigned)v;
-	if (sink_param_int(u, "retries", 10, 0, 1000, &v, err, errlen) < 0)
+	if (sink_param_int(u, "retries", d->retries, 0, 1000, &v, err, errlen) < 0)
 		return -1;
 	c->max_retries = (unsigned)v;
-	if (sink_param_duration(u, "timeout", 15000, &c->timeout_ms, err, errlen) < 0 ||
+	if (sink_param_duration(u, "timeout", d->timeout_ms, &c->timeout_ms, err, errlen) < 0 ||
 	    sink_param_duration(u, "connect_timeout", 5000, &c->connect_timeout_ms, err, errlen) < 0)
 		return -1;
 	if (c->timeout_ms == 0 || c->connect_timeout_ms == 0) {
@@ -174,7 +168,7 @@ static int parse_common(struct sink *s, struct uri *u, char *err, size_t errlen)
 	}
 	const char *rate = uri_get(u, "rate");
 	if (!rate)
-		rate = s->type->default_rate;
+		rate = t->default_rate;
 	if (rate && strcmp(rate, "0") != 0 && sink_parse_rate(rate, &c->rate_n, &c->rate_period_ms) < 0) {
 		snprintf(err, errlen, "rate: \"%s\" must look like N/DURATION, e.g. 20/1m (0 = unlimited)",
 		         rate);
@@ -184,11 +178,32 @@ static int parse_common(struct sink *s, struct uri *u, char *err, size_t errlen)
 	c->cacert = ca && *ca ? xstrdup(ca) : NULL; /* u is freed after create */
 	if (sink_param_bool(u, "insecure_skip_verify", false, &c->insecure, err, errlen) < 0)
 		return -1;
-	c->max_body = 64 * 1024;
+	c->max_body = (size_t)d->max_body;
+
+	/* Batches: only for types that build a request from several items. */
+	c->batch_items = 1;
+	c->batch_bytes = 1 << 20;
+	c->flush_ms = 0;
+	if (t->default_batch > 1) {
+		if (sink_param_int(u, "batch_size", t->default_batch, 1, BATCH_MAX, &v, err, errlen) < 0)
+			return -1;
+		c->batch_items = (unsigned)v;
+		if (sink_param_int(u, "batch_bytes", 1 << 20, 4096, 64 << 20, &v, err, errlen) < 0)
+			return -1;
+		c->batch_bytes = (size_t)v;
+		if (sink_param_duration(u, "flush_interval", 1000, &c->flush_ms, err, errlen) < 0)
+			return -1;
+		if (max_flush_ms > 0 && c->flush_ms > max_flush_ms) {
+			snprintf(err, errlen, "flush_interval: %llds is longer than --frequency (%llds)",
+			         (long long)c->flush_ms / 1000, (long long)max_flush_ms / 1000);
+			return -1;
+		}
+	}
 	return 0;
 }
 
-struct sink *sink_create(const char *value, size_t index, struct buf *unknown, char *err, size_t errlen)
+struct sink *sink_create(const char *value, size_t index, int64_t max_flush_ms, struct buf *unknown,
+                         char *err, size_t errlen)
 {
 	struct uri u;
 	char e[512];
@@ -215,7 +230,7 @@ struct sink *sink_create(const char *value, size_t index, struct buf *unknown, c
 	loop_timer_init(&s->wake, NULL, NULL);
 
 	e[0] = '\0';
-	if (parse_common(s, &u, e, sizeof e) < 0 || t->create(s, &u, e, sizeof e) < 0) {
+	if (parse_common(s, &u, max_flush_ms, e, sizeof e) < 0 || t->create(s, &u, e, sizeof e) < 0) {
 		snprintf(err, errlen, "%s", e);
 		sink_destroy(s);
 		uri_free(&u);
@@ -236,19 +251,20 @@ struct sink *sink_create(const char *value, size_t index, struct buf *unknown, c
 	return s;
 }
 
+static void flight_cancel(struct sink *s, struct flight *f);
+static void msg_free_list(struct msg *m);
+
 void sink_destroy(struct sink *s)
 {
 	if (!s)
 		return;
 	if (s->loop)
 		loop_timer_disarm(s->loop, &s->wake);
+	while (s->flights)
+		flight_cancel(s, s->flights);
 	if (s->type->destroy)
 		s->type->destroy(s);
-	while (s->head) {
-		struct msg *m = s->head;
-		s->head = m->next;
-		free(m);
-	}
+	msg_free_list(s->head);
 	filter_free(s->filter);
 	free(s->cfg.cacert);
 	free(s->sent_at);
@@ -258,44 +274,107 @@ void sink_destroy(struct sink *s)
 
 /* --- the engine ---------------------------------------------------------- */
 
+/*
+ * A request in flight: the batch it carries, and for HTTP sinks the request
+ * and its description. Records are reused (allocating and freeing a 2.4 KB
+ * record per event makes musl's allocator map and unmap pages constantly);
+ * at most 64 are kept.
+ */
 struct flight {
 	struct sink *s;
-	struct msg *m;
+	struct sink_batch b;
+	unsigned cap; /* room in b.items and b.verdict */
 	struct http_req *req;
 	struct sink_req r;
 	size_t rate_slot; /* where its send time is in the rate window */
-	struct flight *next_free;
+	int64_t started_ms;
+	bool sent;           /* counted in s->inflight */
+	struct flight *next; /* s->flights, or the free list */
 };
 
-/*
- * In-flight request records are reused: allocating and freeing a 2.4 KB
- * record per event makes musl's allocator map and unmap pages constantly.
- * At most 64 are kept (the highest concurrency a sink may have).
- */
 static struct flight *free_flights;
 static unsigned nfree_flights;
 
-static struct flight *flight_get(void)
+static struct flight *flight_get(struct sink *s, unsigned cap)
 {
 	struct flight *f = free_flights;
-	if (!f)
-		return xcalloc(1, sizeof *f);
-	free_flights = f->next_free;
-	nfree_flights--;
+	if (f) {
+		free_flights = f->next;
+		nfree_flights--;
+	} else {
+		f = xcalloc(1, sizeof *f);
+	}
+	if (f->cap < cap) {
+		f->b.items = xrealloc(f->b.items, cap * sizeof *f->b.items);
+		f->b.verdict = xrealloc(f->b.verdict, cap);
+		f->cap = cap;
+	}
+	struct msg **items = f->b.items;
+	signed char *verdict = f->b.verdict;
+	unsigned fcap = f->cap;
+	struct buf scratch = f->r.scratch;
 	memset(f, 0, sizeof *f);
+	f->b.items = items;
+	f->b.verdict = verdict;
+	f->cap = fcap;
+	f->s = s;
+	/* the scratch buffer (a batch's body) keeps its memory between requests of
+	 * the same size class; its ceiling is the sink's */
+	f->r.scratch = scratch;
+	f->r.scratch.max = s->cfg.batch_bytes + 64 * 1024;
+	buf_reset(&f->r.scratch);
 	return f;
 }
 
 static void flight_put(struct flight *f)
 {
-	buf_free(&f->r.scratch);
+	if (f->r.scratch.cap > 256 * 1024)
+		buf_free(&f->r.scratch);
 	if (nfree_flights >= 64) {
+		buf_free(&f->r.scratch);
+		free(f->b.items);
+		free(f->b.verdict);
 		free(f);
 		return;
 	}
-	f->next_free = free_flights;
+	f->next = free_flights;
 	free_flights = f;
 	nfree_flights++;
+}
+
+static void flight_unlink(struct sink *s, struct flight *f)
+{
+	for (struct flight **p = &s->flights; *p; p = &(*p)->next) {
+		if (*p == f) {
+			*p = f->next;
+			break;
+		}
+	}
+	if (f->sent) {
+		s->inflight--;
+		s->inflight_items -= f->b.n;
+	}
+}
+
+static void msg_free_list(struct msg *m)
+{
+	while (m) {
+		struct msg *next = m->next;
+		free(m);
+		m = next;
+	}
+}
+
+static void flight_cancel(struct sink *s, struct flight *f)
+{
+	if (f->req)
+		http_cancel(s->http, f->req);
+	else if (s->type->transport && s->type->transport->cancel)
+		s->type->transport->cancel(s, &f->b);
+	flight_unlink(s, f);
+	for (unsigned i = 0; i < f->b.n; i++)
+		free(f->b.items[i]);
+	flight_put(f);
 }
 
 static void on_wake(struct loop *l, void *ctx)
@@ -313,26 +392,43 @@ void sink_start(struct sink *s, struct loop *l, struct http *h)
 		s->type->start(s);
 }
 
+void sink_stop(struct sink *s)
+{
+	s->stopping = true;
+	sink_kick(s);
+}
+
 static bool drains_fast(const struct sink *s)
 {
 	int64_t now = now_mono_ms();
 	return s->cfg.rate_n == 0 && s->backoff_until_ms <= now && s->last_ok_ms &&
-	       now - s->last_ok_ms <= FAST_MS;
+	       now - s->last_ok_ms <= FAST_MS + s->last_rtt_ms;
+}
+
+/* The high-water mark: two full batches, but never past half the queue bounds. */
+static bool above_high_water(const struct sink *s)
+{
+	size_t items = MAX((size_t)PAUSE_HIGH, 2 * (size_t)s->cfg.batch_items);
+	size_t bytes = MAX((size_t)PAUSE_HIGH_BYTES, 2 * s->cfg.batch_bytes);
+	items = MIN(items, s->cfg.queue_events / 2);
+	bytes = MIN(bytes, s->cfg.queue_bytes / 2);
+	return s->qlen >= items || s->qbytes >= bytes;
 }
 
 bool sink_wants_pause(const struct sink *s)
 {
-	return (s->qlen >= PAUSE_HIGH || s->qbytes >= PAUSE_HIGH_BYTES) && drains_fast(s);
+	return above_high_water(s) && drains_fast(s);
 }
 
 bool sink_allows_resume(const struct sink *s)
 {
-	return s->qlen <= PAUSE_LOW || !drains_fast(s);
+	size_t low = MAX((size_t)PAUSE_LOW, (size_t)s->cfg.batch_items);
+	return s->qlen <= MIN(low, s->cfg.queue_events / 4) || !drains_fast(s);
 }
 
 size_t sink_pending(const struct sink *s)
 {
-	return s->qlen + s->inflight;
+	return s->qlen + s->inflight_items;
 }
 
 static void log_overflow(struct sink *s)
@@ -345,6 +441,13 @@ static void log_overflow(struct sink *s)
 	         s->qbytes, (unsigned long long)s->overflow_since_log);
 	s->overflow_logged_ms = now;
 	s->overflow_since_log = 0;
+}
+
+/* Arm the wake timer to fire in delay ms, unless it fires sooner already. */
+static void wake_in(struct sink *s, int64_t delay)
+{
+	if (!loop_timer_armed(&s->wake) || s->wake.when > now_mono_ms() + delay)
+		loop_timer_arm(s->loop, &s->wake, delay);
 }
 
 bool sink_offer(struct sink *s, const struct event *ev, struct seen *seen, size_t slot, int64_t now_s)
@@ -363,9 +466,10 @@ bool sink_offer(struct sink *s, const struct event *ev, struct seen *seen, size_
 	body.max = s->cfg.max_body;
 	buf_reset(&body);
 	err[0] = '\0';
-	if (s->type->render(s, ev, &body, err, sizeof err) < 0) {
+	if (s->type->render(s, ev, &body, err, sizeof err) < 0 || body.overflow) {
 		s->stats.render_errors++;
-		log_warn("sink %s: cannot render event %s/%s: %s", s->name, ev->namespace, ev->name, err);
+		log_warn("sink %s: cannot render event %s/%s: %s", s->name, ev->namespace, ev->name,
+		         err[0] ? err : "too large");
 		return true;
 	}
 	if (s->qlen >= s->cfg.queue_events ||
@@ -378,6 +482,7 @@ bool sink_offer(struct sink *s, const struct event *ev, struct seen *seen, size_
 	m->next = NULL;
 	m->enqueued_ms = now_mono_ms();
 	m->attempts = 0;
+	m->max_batch = 0;
 	m->len = (uint32_t)body.len;
 	snprintf(m->label, sizeof m->label, "%s %s/%s %s", ev->involved.kind,
 	         ev->involved.namespace[0] ? ev->involved.namespace : ev->namespace,
@@ -392,13 +497,17 @@ bool sink_offer(struct sink *s, const struct event *ev, struct seen *seen, size_
 	s->qlen++;
 	s->qbytes += body.len;
 	s->stats.enqueued++;
+	bool full_now = s->qlen == s->cfg.batch_items ||
+	                (s->qbytes >= s->cfg.batch_bytes && s->qbytes - body.len < s->cfg.batch_bytes);
 	/* keep the static scratch small between bursts of large bodies */
 	if (body.cap > 16384)
 		buf_free(&body);
 	/* Deliver from the loop, not from here: events arrive inside libcurl's
-	 * write callback, where no transfer may be started. */
-	if (s->loop && !(loop_timer_armed(&s->wake) && s->wake.when <= now_mono_ms()))
-		loop_timer_arm(s->loop, &s->wake, 0);
+	 * write callback, where no transfer may be started. A waiting batch or
+	 * a backoff has its timer armed already: nothing to do until it fires,
+	 * unless this item fills a batch. */
+	if (s->loop && (!loop_timer_armed(&s->wake) || full_now))
+		wake_in(s, 0);
 	return true;
 }
 
@@ -449,128 +558,256 @@ static size_t rate_record(struct sink *s, int64_t now)
 	return slot;
 }
 
-static void finish(struct sink *s, struct msg *m, enum delivery d, const char *why, int64_t retry_after_ms);
+/* The most items the head of the queue may travel with. */
+static unsigned batch_limit(const struct sink *s)
+{
+	unsigned lim = s->cfg.batch_items;
+	unsigned k = 0;
+	for (const struct msg *m = s->head; m && k < lim; m = m->next, k++)
+		if (m->max_batch && m->max_batch < lim) /* with it, or without it and the rest */
+			lim = k + 1 <= m->max_batch ? m->max_batch : k;
+	return lim;
+}
 
-static void on_done(void *ctx, const struct http_response *r)
+/*
+ * Is a batch due? Yes when it is full (items or bytes), when its oldest item
+ * waited flush_interval, when items were split out of a refused batch, or
+ * when stopping. Otherwise *wait says when the oldest item's time is up.
+ */
+static bool batch_due(const struct sink *s, int64_t now, int64_t *wait)
+{
+	if (s->cfg.batch_items <= 1 || s->stopping || s->head->max_batch)
+		return true;
+	if (s->qlen >= s->cfg.batch_items || s->qbytes >= s->cfg.batch_bytes)
+		return true;
+	*wait = s->head->enqueued_ms + s->cfg.flush_ms - now;
+	return *wait <= 0;
+}
+
+/* Move the next batch from the queue into a new flight. */
+static struct flight *batch_take(struct sink *s)
+{
+	unsigned lim = batch_limit(s);
+	struct flight *f = flight_get(s, s->cfg.batch_items);
+	struct sink_batch *b = &f->b;
+	while (s->head && b->n < lim) {
+		if (b->n && b->bytes + s->head->len > s->cfg.batch_bytes)
+			break;
+		struct msg *m = pop(s);
+		b->verdict[b->n] = DELIVERY_UNSET;
+		b->items[b->n++] = m;
+		b->bytes += m->len;
+	}
+	return f;
+}
+
+/* Put a batch's items back at the head of the queue, in order. */
+static void batch_return(struct sink *s, struct flight *f)
+{
+	for (unsigned i = f->b.n; i-- > 0;)
+		push_front(s, f->b.items[i]);
+	f->b.n = 0;
+}
+
+static int64_t backoff_delay(struct sink *s, int64_t retry_after_ms)
+{
+	if (retry_after_ms >= 0)
+		return MIN(retry_after_ms, (int64_t)RETRY_AFTER_MAX_MS);
+	unsigned step = MIN(s->backoff_step, 16u);
+	int64_t delay = MIN((int64_t)BACKOFF_BASE_MS << step, (int64_t)BACKOFF_MAX_MS);
+	/* jitter: 80%..120% */
+	return delay * 8 / 10 + (int64_t)(random_u64() % (uint64_t)(delay * 4 / 10 + 1));
+}
+
+/*
+ * Settle a finished request: OK items are counted and freed, RETRY items go
+ * back to the head of the queue (in order) until their retries run out,
+ * SPLIT items go back limited to half the batch, DROP items are counted
+ * and freed. One failed request is one backoff step and one log line,
+ * however many items it carried.
+ */
+static void settle(struct sink *s, struct flight *f, enum delivery d, const char *why, int64_t retry_after_ms)
+{
+	struct sink_batch *b = &f->b;
+	int64_t now = now_mono_ms();
+	unsigned ok = 0, retry = 0, drop = 0, split = 0, exhausted = 0;
+	const struct msg *first_bad = NULL;
+	uint32_t attempts = 0;
+
+	flight_unlink(s, f);
+	for (unsigned i = b->n; i-- > 0;) {
+		struct msg *m = b->items[i];
+		int v = b->verdict[i] == DELIVERY_UNSET ? (int)d : b->verdict[i];
+		if (v == DELIVERY_SPLIT && b->n == 1)
+			v = DELIVERY_DROP; /* the culprit, alone */
+		if (v == DELIVERY_RETRY && m->attempts >= s->cfg.max_retries) {
+			v = DELIVERY_DROP;
+			exhausted++;
+		}
+		if (v != DELIVERY_OK)
+			first_bad = m;
+		switch (v) {
+		case DELIVERY_OK:
+			ok++;
+			log_debug("sink %s: delivered %s", s->name, m->label);
+			free(m);
+			break;
+		case DELIVERY_RETRY:
+			retry++;
+			m->attempts++;
+			attempts = MAX(attempts, m->attempts);
+			push_front(s, m);
+			break;
+		case DELIVERY_SPLIT:
+			split++;
+			m->max_batch = (b->n + 1) / 2;
+			push_front(s, m);
+			break;
+		default:
+			drop++;
+			free(m);
+			break;
+		}
+	}
+	s->stats.sent += ok;
+	s->stats.retried += retry;
+	s->stats.failed += drop;
+	if (ok) {
+		s->last_ok_ms = now;
+		s->last_rtt_ms = now - f->started_ms;
+		s->stats.last_sent_wall_ms = now_wall_ms();
+	}
+	int64_t delay = 0;
+	if (retry) {
+		delay = backoff_delay(s, retry_after_ms);
+		s->backoff_step++;
+		if (now + delay > s->backoff_until_ms)
+			s->backoff_until_ms = now + delay;
+	} else if (ok) {
+		s->backoff_step = 0;
+	}
+	unsigned n = b->n;
+	b->n = 0;
+	flight_put(f);
+	if (!first_bad)
+		return;
+	/* One line per request; its first troubled item names an example. */
+	const char *w = why && *why ? why : "failed";
+	if (n == 1 && retry)
+		log_warn("sink %s: %s, retry %u/%u in %.1fs (%s)", s->name, w, attempts, s->cfg.max_retries,
+		         (double)delay / 1000, first_bad->label);
+	else if (n == 1 && exhausted)
+		log_warn("sink %s: dropped %s after %u attempt(s): %s", s->name, first_bad->label,
+		         s->cfg.max_retries + 1, w);
+	else if (n == 1)
+		log_warn("sink %s: dropped %s: %s", s->name, first_bad->label, w);
+	else
+		log_warn("sink %s: %s: %u of %u delivered, %u to retry in %.1fs, %u dropped%s, %u to resend "
+		         "in smaller batches (e.g. %s)",
+		         s->name, w, ok, n, retry, (double)delay / 1000, drop,
+		         exhausted ? " (out of retries)" : "", split, first_bad->label);
+}
+
+void sink_batch_done(struct sink *s, struct sink_batch *b, enum delivery d, const char *why,
+                     int64_t retry_after_ms)
+{
+	struct flight *f = (struct flight *)(void *)((char *)b - offsetof(struct flight, b));
+	settle(s, f, d, why, retry_after_ms);
+	if (!s->kicking)
+		sink_kick(s);
+}
+
+int sink_batch_concat(const struct sink_batch *b, struct buf *out)
+{
+	for (unsigned i = 0; i < b->n; i++)
+		if (buf_append(out, b->items[i]->body, b->items[i]->len) < 0)
+			return -1;
+	return 0;
+}
+
+/* --- the HTTP transport ---------------------------------------------------- */
+
+static void on_http_done(void *ctx, const struct http_response *r)
 {
 	struct flight *f = ctx;
 	struct sink *s = f->s;
 	char why[256] = "";
 	int64_t retry_after = r->retry_after_ms;
-	enum delivery d;
+	enum delivery d = DELIVERY_OK;
 
+	f->req = NULL; /* http.c frees it after this callback */
 	if (s->type->classify)
-		d = s->type->classify(s, &f->r, r, why, sizeof why, &retry_after);
-	else {
-		int v = sink_http_verdict(r, why, sizeof why);
-		d = v < 0 ? DELIVERY_OK : (enum delivery)v;
-	}
-	s->inflight--;
+		d = s->type->classify(s, &f->r, r, &f->b, why, sizeof why, &retry_after);
+	else
+		sink_http_failed(r, &d, why, sizeof why);
 	/* The robot counted the message when it arrived, somewhat after we sent
 	 * it: keep our window conservative by counting from the answer. */
 	if (s->cfg.rate_n)
 		s->sent_at[f->rate_slot] = now_mono_ms();
-	struct msg *m = f->m;
-	flight_put(f);
-	finish(s, m, d, why, retry_after);
-	sink_kick(s);
+	sink_batch_done(s, &f->b, d, why, retry_after);
 }
 
-static void finish(struct sink *s, struct msg *m, enum delivery d, const char *why, int64_t retry_after_ms)
+/* Send f over HTTP: SINK_SENT, SINK_LATER, or -1 with err (f's items dropped). */
+static int http_send(struct sink *s, struct flight *f, char *err, size_t errlen)
 {
-	int64_t now = now_mono_ms();
-	if (d == DELIVERY_OK) {
-		s->last_ok_ms = now;
-		s->stats.sent++;
-		s->stats.last_sent_wall_ms = now_wall_ms();
-		s->backoff_step = 0;
-		log_debug("sink %s: delivered %s", s->name, m->label);
-		free(m);
-		return;
+	struct sink_req *r = &f->r;
+	r->http.connect_timeout_ms = s->cfg.connect_timeout_ms;
+	r->http.timeout_ms = s->cfg.timeout_ms;
+	r->http.max_body = s->type->max_response;
+	r->http.tls.ca_file = s->cfg.cacert;
+	r->http.tls.insecure = s->cfg.insecure;
+	r->http.headers = r->headers;
+	int p = s->type->prepare(s, &f->b, r, err, errlen);
+	if (p != 0)
+		return p > 0 ? SINK_LATER : -1;
+	f->req = http_start(s->http, &r->http, NULL, on_http_done, f);
+	if (!f->req) {
+		snprintf(err, errlen, "cannot start request");
+		return -2;
 	}
-	if (d == DELIVERY_RETRY && m->attempts < s->cfg.max_retries && !s->stopping) {
-		int64_t delay;
-		if (retry_after_ms >= 0) {
-			delay = MIN(retry_after_ms, (int64_t)RETRY_AFTER_MAX_MS);
-		} else {
-			unsigned step = MIN(s->backoff_step, 16u);
-			delay = MIN((int64_t)BACKOFF_BASE_MS << step, (int64_t)BACKOFF_MAX_MS);
-			/* jitter: 80%..120% */
-			delay = delay * 8 / 10 + (int64_t)(random_u64() % (uint64_t)(delay * 4 / 10 + 1));
-		}
-		s->backoff_step++;
-		m->attempts++;
-		s->stats.retried++;
-		if (now + delay > s->backoff_until_ms)
-			s->backoff_until_ms = now + delay;
-		log_warn("sink %s: %s, retry %u/%u in %.1fs (%s)", s->name, why, m->attempts,
-		         s->cfg.max_retries, (double)delay / 1000, m->label);
-		push_front(s, m);
-		return;
-	}
-	s->stats.failed++;
-	if (d == DELIVERY_RETRY)
-		log_warn("sink %s: dropped %s after %u attempt(s): %s", s->name, m->label, m->attempts + 1,
-		         why);
-	else
-		log_warn("sink %s: dropped %s: %s", s->name, m->label, why);
-	free(m);
+	return SINK_SENT;
 }
 
 void sink_kick(struct sink *s)
 {
-	if (!s->loop)
+	if (!s->loop || s->kicking)
 		return;
+	s->kicking = true;
 	int64_t now = now_mono_ms();
 	while (s->head && s->inflight < s->cfg.concurrency) {
-		int64_t wait = s->backoff_until_ms - now;
-		int64_t rw = rate_wait(s, now);
-		if (rw > wait)
-			wait = rw;
+		int64_t wait = MAX(s->backoff_until_ms - now, rate_wait(s, now));
+		if (wait <= 0)
+			batch_due(s, now, &wait); /* sets wait > 0 when not due */
 		if (wait > 0) {
-			if (!loop_timer_armed(&s->wake) || s->wake.when > now + wait)
-				loop_timer_arm(s->loop, &s->wake, wait);
-			return;
+			wake_in(s, wait);
+			break;
 		}
-		struct msg *m = pop(s);
-		if (s->type->write) {
-			rate_record(s, now);
-			s->inflight++;
-			enum delivery d = s->type->write(s, m);
-			s->inflight--;
-			finish(s, m, d, "write failed", -1);
-			continue;
-		}
-		struct flight *f = flight_get();
+		struct flight *f = batch_take(s);
 		char err[256] = "";
-		f->s = s;
-		f->m = m;
-		buf_init(&f->r.scratch, 256 * 1024);
-		f->r.http.connect_timeout_ms = s->cfg.connect_timeout_ms;
-		f->r.http.timeout_ms = s->cfg.timeout_ms;
-		f->r.http.tls.ca_file = s->cfg.cacert;
-		f->r.http.tls.insecure = s->cfg.insecure;
-		f->r.http.headers = f->r.headers;
-		int p = s->type->prepare(s, m, &f->r, err, sizeof err);
-		if (p != 0) {
-			flight_put(f);
-			if (p > 0) { /* not ready: the type kicks us again later */
-				push_front(s, m);
-				return;
-			}
-			finish(s, m, DELIVERY_DROP, err, -1);
+		f->next = s->flights;
+		s->flights = f;
+		f->sent = true;
+		s->inflight++;
+		s->inflight_items += f->b.n;
+		f->started_ms = now;
+		f->rate_slot = s->sent_pos; /* where rate_record() puts it */
+		int r = s->type->transport ? s->type->transport->send(s, &f->b, err, sizeof err)
+		                           : http_send(s, f, err, sizeof err);
+		if (r == SINK_SENT) {
+			rate_record(s, now); /* (f may be settled already: a synchronous transport) */
 			continue;
 		}
-		f->rate_slot = rate_record(s, now);
-		s->inflight++;
-		f->req = http_start(s->http, &f->r.http, NULL, on_done, f);
-		if (!f->req) {
-			s->inflight--;
+		if (r == SINK_LATER) { /* not ready: the type kicks us again later */
+			flight_unlink(s, f);
+			batch_return(s, f);
 			flight_put(f);
-			finish(s, m, DELIVERY_RETRY, "cannot start request", -1);
-			continue; /* the backoff arms the wake timer above */
+			break;
 		}
+		/* -1: prepare refused the batch; otherwise it could not be started */
+		settle(s, f, r == -1 && !s->type->transport ? DELIVERY_DROP : DELIVERY_RETRY, err, -1);
+		now = now_mono_ms();
 	}
+	s->kicking = false;
 }
 
 int64_t sink_too_fast_ms(const struct sink *s)
@@ -578,30 +815,29 @@ int64_t sink_too_fast_ms(const struct sink *s)
 	return s->cfg.rate_period_ms ? s->cfg.rate_period_ms : 60000;
 }
 
-int sink_http_verdict(const struct http_response *r, char *why, size_t n)
+bool sink_http_failed(const struct http_response *r, enum delivery *d, char *why, size_t n)
 {
 	if (r->error) {
 		snprintf(why, n, "%s", r->error_text ? r->error_text : "transport error");
-		return DELIVERY_RETRY;
+		*d = DELIVERY_RETRY;
+		return true;
 	}
 	if (r->status == 408 || r->status == 429 || r->status >= 500) {
 		snprintf(why, n, "HTTP %ld", r->status);
-		return DELIVERY_RETRY;
+		*d = DELIVERY_RETRY;
+		return true;
 	}
 	if (r->status < 200 || r->status >= 300) {
 		snprintf(why, n, "HTTP %ld: %.120s", r->status, r->body ? r->body : "");
-		return DELIVERY_DROP;
+		*d = DELIVERY_DROP;
+		return true;
 	}
-	return -1;
+	*d = DELIVERY_OK;
+	return false;
 }
 
 void sink_list_types(struct buf *out)
 {
 	for (size_t i = 0; sink_types[i]; i++)
 		buf_printf(out, "%s%s", i ? " " : "", sink_types[i]->name);
-}
-
-const char *const *sink_common_params(void)
-{
-	return common_params;
 }

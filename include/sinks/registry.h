@@ -12,7 +12,4 @@ extern const struct sink_type *const sink_types[]; /* NULL-terminated */
 /* The type for a --sink key, or NULL. */
 const struct sink_type *sink_type_find(const char *key);
 
-/* Common parameters understood by every sink (NULL-terminated). */
-const char *const *sink_common_params(void);
-
 #endif

@@ -36,22 +36,6 @@ struct dingtalk {
 	bool at_all;
 };
 
-static const char *const params[] = {
-	"access_token",
-	"sign",
-	"label",
-	"msg_type",
-	"cluster_id",
-	"region",
-	"at_mobiles",
-	"at_all",
-	"template_file",
-	"custom_body_configmap",
-	"custom_body_configmap_namespace",
-	"api_base",
-	NULL,
-};
-
 static int create(struct sink *s, struct uri *u, char *err, size_t errlen)
 {
 	struct dingtalk *d = xcalloc(1, sizeof *d);
@@ -146,8 +130,9 @@ void dingtalk_sign(const char *secret, long long ms, struct buf *out)
 	free(msg);
 }
 
-static int prepare(struct sink *s, const struct msg *m, struct sink_req *r, char *err, size_t errlen)
+static int prepare(struct sink *s, const struct sink_batch *b, struct sink_req *r, char *err, size_t errlen)
 {
+	const struct msg *m = b->items[0];
 	struct dingtalk *d = s->impl;
 	struct buf url = BUF_INIT(sizeof r->url - 1);
 	buf_printf(&url, "%s?access_token=", d->url);
@@ -179,11 +164,12 @@ static int prepare(struct sink *s, const struct msg *m, struct sink_req *r, char
 }
 
 static enum delivery classify(struct sink *s, const struct sink_req *rq, const struct http_response *r,
-                              char *why, size_t n, int64_t *retry_after_ms)
+                              struct sink_batch *b, char *why, size_t n, int64_t *retry_after_ms)
 {
 	static const int too_fast[] = { 130101, 0 };
 	bool expired;
 	(void)rq;
+	(void)b;
 	return robot_classify(r, too_fast, sink_too_fast_ms(s), NULL, &expired, why, n, retry_after_ms);
 }
 
@@ -207,7 +193,6 @@ const struct sink_type sink_dingtalk = {
 	.ns_from_event = true,
 	.default_concurrency = 1,
 	.default_rate = "20/1m",
-	.params = params,
 	.create = create,
 	.render = render,
 	.prepare = prepare,

@@ -17,8 +17,6 @@ struct logsink {
 	bool json;
 };
 
-static const char *const params[] = { "format", NULL };
-
 static int create(struct sink *s, struct uri *u, FILE *out, char *err, size_t errlen)
 {
 	struct logsink *l = xcalloc(1, sizeof *l);
@@ -32,6 +30,7 @@ static int create(struct sink *s, struct uri *u, FILE *out, char *err, size_t er
 		return -1;
 	}
 	s->cfg.repeat_interval_s = uri_get(u, "repeat_interval") ? s->cfg.repeat_interval_s : 0;
+	s->cfg.concurrency = 1; /* lines in order */
 	return 0;
 }
 
@@ -94,13 +93,19 @@ static int render(struct sink *s, const struct event *ev, struct buf *out, char 
 	return buf_putc(out, '\n');
 }
 
-static enum delivery write_line(struct sink *s, const struct msg *m)
+/* Writes synchronously: the whole batch (one line) is settled inside send. */
+static int send_line(struct sink *s, struct sink_batch *b, char *err, size_t errlen)
 {
 	struct logsink *l = s->impl;
-	if (fwrite(m->body, 1, m->len, l->out) != m->len || fflush(l->out) != 0)
-		return DELIVERY_DROP;
-	return DELIVERY_OK;
+	const struct msg *m = b->items[0];
+	(void)err;
+	(void)errlen;
+	bool ok = fwrite(m->body, 1, m->len, l->out) == m->len && fflush(l->out) == 0;
+	sink_batch_done(s, b, ok ? DELIVERY_OK : DELIVERY_DROP, "write failed", -1);
+	return SINK_SENT;
 }
+
+static const struct sink_transport line_transport = { .send = send_line };
 
 static void destroy(struct sink *s)
 {
@@ -109,18 +114,16 @@ static void destroy(struct sink *s)
 
 const struct sink_type sink_log = {
 	.name = "log",
-	.params = params,
 	.create = create_stderr,
 	.render = render,
-	.write = write_line,
+	.transport = &line_transport,
 	.destroy = destroy,
 };
 
 const struct sink_type sink_stdout = {
 	.name = "stdout",
-	.params = params,
 	.create = create_stdout,
 	.render = render,
-	.write = write_line,
+	.transport = &line_transport,
 	.destroy = destroy,
 };

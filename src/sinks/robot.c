@@ -188,14 +188,14 @@ enum delivery robot_classify(const struct http_response *r, const int *too_fast,
                              const int *token_codes, bool *token_expired, char *why, size_t n,
                              int64_t *retry_after_ms)
 {
+	enum delivery d;
 	*token_expired = false;
-	int v = sink_http_verdict(r, why, n);
-	if (v >= 0)
-		return (enum delivery)v;
+	if (sink_http_failed(r, &d, why, n))
+		return d;
 	cJSON *root = cJSON_ParseWithLength(r->body, r->body_len);
 	const cJSON *code = cJSON_GetObjectItemCaseSensitive(root, "errcode");
 	const cJSON *msg = cJSON_GetObjectItemCaseSensitive(root, "errmsg");
-	enum delivery d = DELIVERY_OK;
+	d = DELIVERY_OK;
 	if (!cJSON_IsNumber(code)) {
 		snprintf(why, n, "unexpected reply: %.100s", r->body);
 		d = DELIVERY_DROP;

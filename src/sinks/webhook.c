@@ -66,11 +66,6 @@ struct webhook {
 	size_t robot_max_body; /* 0 = no robot limit */
 };
 
-static const char *const params[] = {
-	"method",           "header", "custom_body_configmap", "custom_body_configmap_namespace",
-	"custom_body_file", NULL,
-};
-
 static bool is_unreserved(unsigned char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
@@ -301,9 +296,11 @@ static int webhook_render(struct sink *s, const struct event *ev, struct buf *ou
 	return r;
 }
 
-static int webhook_prepare(struct sink *s, const struct msg *m, struct sink_req *r, char *err, size_t errlen)
+static int webhook_prepare(struct sink *s, const struct sink_batch *b, struct sink_req *r, char *err,
+                           size_t errlen)
 {
 	struct webhook *w = s->impl;
+	const struct msg *m = b->items[0];
 	(void)err;
 	(void)errlen;
 	r->http.url = w->url;
@@ -317,14 +314,15 @@ static int webhook_prepare(struct sink *s, const struct msg *m, struct sink_req 
 }
 
 static enum delivery webhook_classify(struct sink *s, const struct sink_req *rq,
-                                      const struct http_response *r, char *why, size_t n,
-                                      int64_t *retry_after_ms)
+                                      const struct http_response *r, struct sink_batch *b, char *why,
+                                      size_t n, int64_t *retry_after_ms)
 {
 	struct webhook *w = s->impl;
+	enum delivery d;
 	(void)rq;
-	int v = sink_http_verdict(r, why, n);
-	if (v >= 0)
-		return (enum delivery)v;
+	(void)b;
+	if (sink_http_failed(r, &d, why, n))
+		return d;
 	/* Robots answer HTTP 200 with an error code: any JSON reply's errcode is
 	 * checked; Feishu's "code"/"StatusCode" only for Feishu URLs. */
 	if (r->body_len == 0 || r->body[0] != '{')
@@ -338,7 +336,7 @@ static enum delivery webhook_classify(struct sink *s, const struct sink_req *rq,
 	const cJSON *msg = cJSON_GetObjectItemCaseSensitive(root, "errmsg");
 	if (!cJSON_IsString(msg))
 		msg = cJSON_GetObjectItemCaseSensitive(root, "msg");
-	enum delivery d = DELIVERY_OK;
+	d = DELIVERY_OK;
 	if (cJSON_IsNumber(code) && code->valueint != 0) {
 		int c = code->valueint;
 		snprintf(why, n, "errcode %d: %.120s", c, cJSON_IsString(msg) ? msg->valuestring : "");
@@ -372,7 +370,6 @@ static void webhook_destroy(struct sink *s)
 
 const struct sink_type sink_webhook = {
 	.name = "webhook",
-	.params = params,
 	.create = webhook_create,
 	.render = webhook_render,
 	.prepare = webhook_prepare,

@@ -42,22 +42,6 @@ struct wechat {
 	struct sink *sink;
 };
 
-static const char *const params[] = {
-	"corp_id",
-	"corp_secret",
-	"agent_id",
-	"to_user",
-	"to_party",
-	"to_tag",
-	"label",
-	"msg_type",
-	"template_file",
-	"custom_body_configmap",
-	"custom_body_configmap_namespace",
-	"api_base",
-	NULL,
-};
-
 /* "a,b" -> "a|b" (WeCom's list separator). */
 static char *pipe_list(const char *v, const char *def)
 {
@@ -211,8 +195,9 @@ static int render(struct sink *s, const struct event *ev, struct buf *out, char 
 	return 0;
 }
 
-static int prepare(struct sink *s, const struct msg *m, struct sink_req *r, char *err, size_t errlen)
+static int prepare(struct sink *s, const struct sink_batch *b, struct sink_req *r, char *err, size_t errlen)
 {
+	const struct msg *m = b->items[0];
 	struct wechat *w = s->impl;
 	if (!w->token || now_mono_ms() >= w->token_expires_ms) {
 		if (!loop_timer_armed(&w->retry))
@@ -234,12 +219,13 @@ static int prepare(struct sink *s, const struct msg *m, struct sink_req *r, char
 }
 
 static enum delivery classify(struct sink *s, const struct sink_req *rq, const struct http_response *r,
-                              char *why, size_t n, int64_t *retry_after_ms)
+                              struct sink_batch *b, char *why, size_t n, int64_t *retry_after_ms)
 {
 	static const int too_fast[] = { 45009, 45033, 0 };
 	static const int token_codes[] = { 40014, 42001, 40001, 0 };
 	struct wechat *w = s->impl;
 	bool expired;
+	(void)b;
 	enum delivery d =
 	    robot_classify(r, too_fast, sink_too_fast_ms(s), token_codes, &expired, why, n, retry_after_ms);
 	/* Drop the token only if this request used it: answers to requests sent
@@ -277,7 +263,6 @@ const struct sink_type sink_wechat = {
 	.ns_from_event = true,
 	.default_concurrency = 1,
 	.default_rate = "30/1m",
-	.params = params,
 	.create = create,
 	.render = render,
 	.prepare = prepare,

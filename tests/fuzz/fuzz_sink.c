@@ -15,7 +15,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char err[1024];
 	struct buf unknown = BUF_INIT(4096);
 	err[0] = '\0';
-	struct sink *s = sink_create(v, 0, &unknown, err, sizeof err);
+	struct sink *s = sink_create(v, 0, 30000, &unknown, err, sizeof err);
 	if (s)
 		sink_destroy(s);
 	else if (!err[0])
