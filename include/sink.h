@@ -214,6 +214,9 @@ struct sink *sink_create(const char *value, size_t index, int64_t max_flush_ms, 
                          char *err, size_t errlen);
 /* Cancel what is in flight and free everything. */
 void sink_destroy(struct sink *s);
+/* The same with the type given (tests: a type that is not in the registry); the URI's key is ignored. */
+struct sink *sink_create_as(const struct sink_type *t, const char *value, size_t index, int64_t max_flush_ms,
+                            struct buf *unknown, char *err, size_t errlen);
 
 /* Attach to the loop and HTTP client and start background work. */
 void sink_start(struct sink *s, struct loop *l, struct http *h);

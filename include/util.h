@@ -34,6 +34,8 @@ char *xasprintf(const char *fmt, ...) KE_PRINTF(1, 2);
 /* Monotonic and wall clocks in milliseconds. */
 int64_t now_mono_ms(void);
 int64_t now_wall_ms(void);
+/* Tests: now_mono_ms() returns *t while t is set (NULL: the real clock again). */
+void now_mono_fake(const int64_t *t);
 
 /* Strict decimal parse of [s, s+n): optional '-', digits only, no overflow.
  * Returns 0 and sets *out, or -1. */

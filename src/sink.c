@@ -202,50 +202,65 @@ static int parse_common(struct sink *s, struct uri *u, int64_t max_flush_ms, cha
 	return 0;
 }
 
-struct sink *sink_create(const char *value, size_t index, int64_t max_flush_ms, struct buf *unknown,
-                         char *err, size_t errlen)
+static struct sink *create(const struct sink_type *t, struct uri *u, size_t index, int64_t max_flush_ms,
+                           struct buf *unknown, char *err, size_t errlen)
 {
-	struct uri u;
 	char e[512];
-	if (uri_parse(value, &u, e, sizeof e) < 0) {
-		snprintf(err, errlen, "%s", e);
-		return NULL;
-	}
-	const struct sink_type *t = sink_type_find(u.key);
-	if (!t) {
-		struct buf names = BUF_INIT(1024);
-		sink_list_types(&names);
-		snprintf(err, errlen, "Sink not recognized: %s (known: %s)", u.key, buf_str(&names));
-		buf_free(&names);
-		uri_free(&u);
-		return NULL;
-	}
 	struct sink *s = xcalloc(1, sizeof *s);
 	s->type = t;
 	s->index = index;
 	snprintf(s->name, sizeof s->name, "%s[%zu]", t->name, index);
 	char red[1024];
-	log_redact_url(u.rest, red, sizeof red);
+	log_redact_url(u->rest, red, sizeof red);
 	s->redacted_url = xstrdup(red);
 	loop_timer_init(&s->wake, NULL, NULL);
 
 	e[0] = '\0';
-	if (parse_common(s, &u, max_flush_ms, e, sizeof e) < 0 || t->create(s, &u, e, sizeof e) < 0) {
+	if (parse_common(s, u, max_flush_ms, e, sizeof e) < 0 || t->create(s, u, e, sizeof e) < 0) {
 		snprintf(err, errlen, "%s", e);
 		sink_destroy(s);
-		uri_free(&u);
 		return NULL;
 	}
 	if (s->cfg.rate_n)
 		s->sent_at = xcalloc(s->cfg.rate_n, sizeof *s->sent_at);
-	for (size_t i = 0; unknown && i < u.nparams; i++) {
-		if (u.params[i].used)
+	for (size_t i = 0; unknown && i < u->nparams; i++) {
+		if (u->params[i].used)
 			continue;
 		bool dup = false;
 		for (size_t j = 0; j < i; j++)
-			dup |= strcmp(u.params[j].key, u.params[i].key) == 0;
+			dup |= strcmp(u->params[j].key, u->params[i].key) == 0;
 		if (!dup)
-			buf_printf(unknown, "%s%s", unknown->len ? ", " : "", u.params[i].key);
+			buf_printf(unknown, "%s%s", unknown->len ? ", " : "", u->params[i].key);
+	}
+	return s;
+}
+
+struct sink *sink_create_as(const struct sink_type *t, const char *value, size_t index, int64_t max_flush_ms,
+                            struct buf *unknown, char *err, size_t errlen)
+{
+	struct uri u;
+	if (uri_parse(value, &u, err, errlen) < 0)
+		return NULL;
+	struct sink *s = create(t, &u, index, max_flush_ms, unknown, err, errlen);
+	uri_free(&u);
+	return s;
+}
+
+struct sink *sink_create(const char *value, size_t index, int64_t max_flush_ms, struct buf *unknown,
+                         char *err, size_t errlen)
+{
+	struct uri u;
+	if (uri_parse(value, &u, err, errlen) < 0)
+		return NULL;
+	const struct sink_type *t = sink_type_find(u.key);
+	struct sink *s = NULL;
+	if (t) {
+		s = create(t, &u, index, max_flush_ms, unknown, err, errlen);
+	} else {
+		struct buf names = BUF_INIT(1024);
+		sink_list_types(&names);
+		snprintf(err, errlen, "Sink not recognized: %s (known: %s)", u.key, buf_str(&names));
+		buf_free(&names);
 	}
 	uri_free(&u);
 	return s;
@@ -571,13 +586,13 @@ static unsigned batch_limit(const struct sink *s)
 
 /*
  * Is a batch due? Yes when it is full (items or bytes), when its oldest item
- * waited flush_interval, when items were split out of a refused batch, or
- * when stopping. Otherwise *wait says when the oldest item's time is up.
+ * waited flush_interval, when items came back from a failed or refused
+ * request, or when stopping. Otherwise *wait says when the oldest item's time is up.
  */
 static bool batch_due(const struct sink *s, int64_t now, int64_t *wait)
 {
-	if (s->cfg.batch_items <= 1 || s->stopping || s->head->max_batch)
-		return true;
+	if (s->cfg.batch_items <= 1 || s->stopping || s->head->max_batch || s->head->attempts)
+		return true; /* (items back from a failed request have waited enough) */
 	if (s->qlen >= s->cfg.batch_items || s->qbytes >= s->cfg.batch_bytes)
 		return true;
 	*wait = s->head->enqueued_ms + s->cfg.flush_ms - now;
@@ -631,7 +646,7 @@ static void settle(struct sink *s, struct flight *f, enum delivery d, const char
 	struct sink_batch *b = &f->b;
 	int64_t now = now_mono_ms();
 	unsigned ok = 0, retry = 0, drop = 0, split = 0, exhausted = 0;
-	const struct msg *first_bad = NULL;
+	char bad[sizeof b->items[0]->label] = ""; /* the first troubled item, for the log */
 	uint32_t attempts = 0;
 
 	flight_unlink(s, f);
@@ -645,7 +660,7 @@ static void settle(struct sink *s, struct flight *f, enum delivery d, const char
 			exhausted++;
 		}
 		if (v != DELIVERY_OK)
-			first_bad = m;
+			memcpy(bad, m->label, sizeof bad);
 		switch (v) {
 		case DELIVERY_OK:
 			ok++;
@@ -689,23 +704,29 @@ static void settle(struct sink *s, struct flight *f, enum delivery d, const char
 	unsigned n = b->n;
 	b->n = 0;
 	flight_put(f);
-	if (!first_bad)
+	if (!bad[0])
 		return;
 	/* One line per request; its first troubled item names an example. */
 	const char *w = why && *why ? why : "failed";
 	if (n == 1 && retry)
 		log_warn("sink %s: %s, retry %u/%u in %.1fs (%s)", s->name, w, attempts, s->cfg.max_retries,
-		         (double)delay / 1000, first_bad->label);
+		         (double)delay / 1000, bad);
 	else if (n == 1 && exhausted)
-		log_warn("sink %s: dropped %s after %u attempt(s): %s", s->name, first_bad->label,
-		         s->cfg.max_retries + 1, w);
+		log_warn("sink %s: dropped %s after %u attempt(s): %s", s->name, bad, s->cfg.max_retries + 1,
+		         w);
 	else if (n == 1)
-		log_warn("sink %s: dropped %s: %s", s->name, first_bad->label, w);
-	else
-		log_warn("sink %s: %s: %u of %u delivered, %u to retry in %.1fs, %u dropped%s, %u to resend "
-		         "in smaller batches (e.g. %s)",
-		         s->name, w, ok, n, retry, (double)delay / 1000, drop,
-		         exhausted ? " (out of retries)" : "", split, first_bad->label);
+		log_warn("sink %s: dropped %s: %s", s->name, bad, w);
+	else {
+		struct buf m = BUF_INIT(160);
+		if (retry)
+			buf_printf(&m, ", %u to retry in %.1fs", retry, (double)delay / 1000);
+		if (drop)
+			buf_printf(&m, ", %u dropped%s", drop, exhausted ? " (out of retries)" : "");
+		if (split)
+			buf_printf(&m, ", %u to resend in smaller batches", split);
+		log_warn("sink %s: %s: %u of %u delivered%s (e.g. %s)", s->name, w, ok, n, buf_str(&m), bad);
+		buf_free(&m);
+	}
 }
 
 void sink_batch_done(struct sink *s, struct sink_batch *b, enum delivery d, const char *why,
