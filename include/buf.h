@@ -52,4 +52,11 @@ int buf_json_escape(struct buf *b, const char *s, size_t n);
 /* Append "s" as a complete JSON string literal, quotes included. */
 int buf_json_string(struct buf *b, const char *s);
 
+/*
+ * Append compact JSON json[0..n) indented as Go's json.MarshalIndent(v, "",
+ * " ") prints it: one space per level, "key": value, {} and [] kept empty.
+ * The input must be valid compact JSON (the program's own output).
+ */
+int buf_json_indent(struct buf *b, const char *json, size_t n);
+
 #endif

@@ -65,9 +65,30 @@ struct event {
 	struct ktime eff_time;
 	int32_t eff_count;
 
+	/*
+	 * The object itself, for data sinks that store the whole Event: the
+	 * API server's JSON re-encoded compactly (key order kept, kind and
+	 * apiVersion dropped, as Go's client hands a typed Event to upstream's
+	 * json.Marshal), with where its metadata, involvedObject and source
+	 * values sit in it. Only while event_keep_json(true); else empty.
+	 */
+	const char *json;
+	size_t json_len;
+	struct json_span {
+		uint32_t off, len; /* len 0: absent */
+	} json_metadata, json_involved, json_source;
+
 	char *mem;      /* owns all strings and arrays above */
 	size_t mem_cap; /* its size (event_free may keep it for the next event) */
 };
+
+/*
+ * Keep the whole object as JSON (ev->json) in every event decoded from now
+ * on: the data sinks need it. Bounded by EVENT_JSON_MAX; a larger object is
+ * kept without its metadata.managedFields, and failing that not at all.
+ */
+#define EVENT_JSON_MAX (512 * 1024)
+void event_keep_json(bool keep);
 
 /* Release an event's memory and zero it; safe on a zeroed struct. */
 void event_free(struct event *ev);

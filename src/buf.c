@@ -207,6 +207,67 @@ toolong:
 	return -1;
 }
 
+int buf_json_indent(struct buf *b, const char *json, size_t n)
+{
+	size_t depth = 0;
+	bool in_str = false, esc = false, open = false;
+	for (size_t i = 0; i < n; i++) {
+		char c = json[i];
+		if (in_str) {
+			buf_putc(b, c);
+			if (esc)
+				esc = false;
+			else if (c == '\\')
+				esc = true;
+			else if (c == '"')
+				in_str = false;
+			continue;
+		}
+		if (open && c != '}' && c != ']') { /* the first member of a non-empty {} or [] */
+			open = false;
+			buf_putc(b, '\n');
+			for (size_t k = 0; k < depth; k++)
+				buf_putc(b, ' ');
+		}
+		switch (c) {
+		case '"':
+			in_str = true;
+			buf_putc(b, c);
+			break;
+		case '{':
+		case '[':
+			buf_putc(b, c);
+			open = true;
+			depth++;
+			break;
+		case '}':
+		case ']':
+			depth--;
+			if (!open) {
+				buf_putc(b, '\n');
+				for (size_t k = 0; k < depth; k++)
+					buf_putc(b, ' ');
+			}
+			open = false;
+			buf_putc(b, c);
+			break;
+		case ',':
+			buf_putc(b, c);
+			buf_putc(b, '\n');
+			for (size_t k = 0; k < depth; k++)
+				buf_putc(b, ' ');
+			break;
+		case ':':
+			buf_putc(b, c);
+			buf_putc(b, ' ');
+			break;
+		default:
+			buf_putc(b, c);
+		}
+	}
+	return b->overflow ? -1 : 0;
+}
+
 int buf_json_string(struct buf *b, const char *s)
 {
 	size_t start_len = b->len;

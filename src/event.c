@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "util.h"
 
 /*
@@ -178,6 +179,92 @@ struct ktime event_last_time(const struct event *ev, struct ktime now)
 	return now;
 }
 
+/* --- the whole object as JSON (data sinks) -------------------------------- */
+
+static bool keep_json;
+
+void event_keep_json(bool keep)
+{
+	keep_json = keep;
+}
+
+static bool skipped(const char *key, const char *const *skip)
+{
+	for (; skip && *skip; skip++)
+		if (strcmp(key, *skip) == 0)
+			return true;
+	return false;
+}
+
+/* Compact JSON of v; keys in skip are left out of this object (not of nested ones). */
+static int put_json(struct buf *b, const cJSON *v, const char *const *skip)
+{
+	if (cJSON_IsObject(v) || cJSON_IsArray(v)) {
+		bool obj = cJSON_IsObject(v);
+		bool first = true;
+		buf_putc(b, obj ? '{' : '[');
+		for (const cJSON *c = v->child; c; c = c->next) {
+			if (obj && (!c->string || skipped(c->string, skip)))
+				continue;
+			if (!first)
+				buf_putc(b, ',');
+			first = false;
+			if (obj) {
+				buf_json_string(b, c->string);
+				buf_putc(b, ':');
+			}
+			put_json(b, c, NULL);
+		}
+		return buf_putc(b, obj ? '}' : ']');
+	}
+	if (cJSON_IsString(v))
+		return buf_json_string(b, v->valuestring);
+	if (cJSON_IsNumber(v)) {
+		double d = v->valuedouble; /* integers (count, generation) print as such */
+		if (d > -9007199254740992.0 && d < 9007199254740992.0 && d == (double)(int64_t)d)
+			return buf_printf(b, "%lld", (long long)d);
+		return buf_printf(b, "%.17g", d);
+	}
+	return buf_puts(b, cJSON_IsTrue(v) ? "true" : cJSON_IsFalse(v) ? "false" : "null");
+}
+
+/*
+ * The Event object as upstream's json.Marshal of a typed core/v1 Event
+ * prints it: the API server's key order, no kind/apiVersion. Spans of
+ * metadata, involvedObject and source are recorded for documents that
+ * embed them. Returns 0, or -1 when it does not fit out's ceiling.
+ */
+static int object_json(const cJSON *o, bool skip_managed, struct buf *out, struct json_span *md,
+                       struct json_span *io, struct json_span *src)
+{
+	static const char *const top_skip[] = { "kind", "apiVersion", NULL };
+	static const char *const md_skip[] = { "managedFields", NULL };
+	bool first = true;
+	buf_reset(out);
+	buf_putc(out, '{');
+	for (const cJSON *c = o->child; c; c = c->next) {
+		if (!c->string || skipped(c->string, top_skip))
+			continue;
+		if (!first)
+			buf_putc(out, ',');
+		first = false;
+		buf_json_string(out, c->string);
+		buf_putc(out, ':');
+		struct json_span *sp = !strcmp(c->string, "metadata")         ? md
+		                       : !strcmp(c->string, "involvedObject") ? io
+		                       : !strcmp(c->string, "source")         ? src
+		                                                              : NULL;
+		size_t start = out->len;
+		put_json(out, c, sp == md && skip_managed ? md_skip : NULL);
+		if (sp && cJSON_IsObject(c)) {
+			sp->off = (uint32_t)start;
+			sp->len = (uint32_t)(out->len - start);
+		}
+	}
+	buf_putc(out, '}');
+	return out->overflow ? -1 : 0;
+}
+
 /* --- arena building: gather source strings, then one allocation --------- */
 
 #define MAX_FIELDS 32
@@ -316,8 +403,26 @@ static int decode_object(const cJSON *o, struct event *ev, char *err, size_t err
 	b.nlabels = count_map(b.labels, &b.bytes);
 	b.nannotations = count_map(b.annotations, &b.bytes);
 
+	static struct buf json = BUF_INIT(EVENT_JSON_MAX);
+	struct json_span mdspan = { 0, 0 }, iospan = { 0, 0 }, srcspan = { 0, 0 };
+	if (keep_json && object_json(o, false, &json, &mdspan, &iospan, &srcspan) < 0 &&
+	    object_json(o, true, &json, &mdspan, &iospan, &srcspan) < 0)
+		buf_reset(&json); /* not even without managedFields: the data sinks skip it */
+	size_t jsonbytes = keep_json && json.len ? json.len + 1 : 0;
+
 	size_t kvbytes = (b.nlabels + b.nannotations) * sizeof(struct kv);
-	char *p = event_mem(ev, kvbytes + b.bytes + 1) + kvbytes;
+	char *p = event_mem(ev, kvbytes + b.bytes + jsonbytes + 1) + kvbytes;
+	ev->json = "";
+	if (jsonbytes) {
+		ev->json = memcpy(p, json.data, jsonbytes);
+		ev->json_len = json.len;
+		ev->json_metadata = mdspan;
+		ev->json_involved = iospan;
+		ev->json_source = srcspan;
+		p += jsonbytes;
+	}
+	if (json.cap > 64 * 1024)
+		buf_free(&json);
 	ev->labels = b.nlabels ? (struct kv *)(void *)ev->mem : NULL;
 	ev->nlabels = b.nlabels;
 	ev->annotations = b.nannotations ? (struct kv *)(void *)ev->mem + b.nlabels : NULL;

@@ -1,4 +1,5 @@
 /* Unit tests for event.c: both event shapes, effective time/count, envelopes. */
+#include "buf.h"
 #include "event.h"
 #include "test.h"
 #include "util.h"
@@ -192,9 +193,88 @@ static void real_fixture_both_shapes(void)
 	free(json);
 }
 
+/* Data sinks keep the object as upstream's json.Marshal of a typed Event would print it. */
+static void whole_object_as_json(void)
+{
+	static const char line[] =
+	    "{\"kind\":\"Event\",\"apiVersion\":\"v1\",\"metadata\":{\"name\":\"p.1\",\"namespace\":\"ns\","
+	    "\"uid\":\"u1\",\"resourceVersion\":\"42\",\"creationTimestamp\":\"2024-03-05T07:00:00Z\","
+	    "\"managedFields\":[{\"manager\":\"kubelet\",\"fieldsV1\":{\"f:count\":{}}}]},"
+	    "\"involvedObject\":{\"kind\":\"Pod\",\"name\":\"p\",\"fieldPath\":\"spec.containers{a}\"},"
+	    "\"reason\":\"BackOff\",\"message\":\"a \\\"q\\\"\\n<b>\\u00e9\",\"source\":{\"host\":\"n1\"},"
+	    "\"firstTimestamp\":null,\"count\":3,\"eventTime\":null,\"series\":{\"count\":2.5},"
+	    "\"related\":[],\"x\":true}";
+	static const char want[] =
+	    "{\"metadata\":{\"name\":\"p.1\",\"namespace\":\"ns\",\"uid\":\"u1\",\"resourceVersion\":\"42\","
+	    "\"creationTimestamp\":\"2024-03-05T07:00:00Z\",\"managedFields\":[{\"manager\":\"kubelet\","
+	    "\"fieldsV1\":{\"f:count\":{}}}]},\"involvedObject\":{\"kind\":\"Pod\",\"name\":\"p\","
+	    "\"fieldPath\":\"spec.containers{a}\"},\"reason\":\"BackOff\",\"message\":\"a \\\"q\\\"\\n<b>\xc3\xa9\","
+	    "\"source\":{\"host\":\"n1\"},\"firstTimestamp\":null,\"count\":3,\"eventTime\":null,"
+	    "\"series\":{\"count\":2.5},\"related\":[],\"x\":true}";
+	struct event ev;
+	CHECK_INT(decode(line, &ev), 0);
+	CHECK_INT(ev.json_len, 0); /* not asked for */
+	event_free(&ev);
+	event_keep_json(true);
+	int r = decode(line, &ev);
+	event_keep_json(false);
+	CHECK_INT(r, 0);
+	CHECK_STR(ev.json, want);
+	CHECK_INT(ev.json_len, strlen(want));
+	CHECK(strncmp(ev.json + ev.json_involved.off, "{\"kind\":\"Pod\",", 14) == 0);
+	CHECK_INT(ev.json[ev.json_involved.off + ev.json_involved.len - 1], '}');
+	CHECK(strncmp(ev.json + ev.json_source.off, "{\"host\":\"n1\"}", ev.json_source.len) == 0);
+	CHECK_INT(ev.json_source.len, 13);
+	CHECK(strncmp(ev.json + ev.json_metadata.off, "{\"name\":\"p.1\"", 13) == 0);
+	CHECK_STR(ev.reason, "BackOff"); /* the decoded fields are all still there */
+	CHECK_STR(ev.involved.field_path, "spec.containers{a}");
+
+	/* json.MarshalIndent(ev, "", " ") */
+	struct buf b = BUF_INIT(1 << 20);
+	CHECK_INT(buf_json_indent(&b, "{\"a\":{},\"b\":[],\"c\":[1,{\"d\":\"x,y:{}\"}],\"e\":null}", 51), 0);
+	CHECK_STR(buf_str(&b), "{\n \"a\": {},\n \"b\": [],\n \"c\": [\n  1,\n  {\n   \"d\": \"x,y:{}\"\n  }\n ],\n"
+	                       " \"e\": null\n}");
+	buf_reset(&b);
+	CHECK_INT(buf_json_indent(&b, ev.json + ev.json_source.off, ev.json_source.len), 0);
+	CHECK_STR(buf_str(&b), "{\n \"host\": \"n1\"\n}");
+	buf_reset(&b);
+	CHECK_INT(buf_json_indent(&b, "{\"s\":\"q\\\"}{\\\\\"}", 16), 0);
+	CHECK_STR(buf_str(&b), "{\n \"s\": \"q\\\"}{\\\\\"\n}");
+	buf_free(&b);
+	event_free(&ev);
+}
+
+/* An object past EVENT_JSON_MAX loses its managedFields first. */
+static void whole_object_is_bounded(void)
+{
+	struct buf line = BUF_INIT(4 << 20);
+	buf_puts(&line, "{\"metadata\":{\"uid\":\"u\",\"managedFields\":[\"");
+	for (int i = 0; i < EVENT_JSON_MAX; i++)
+		buf_putc(&line, 'm');
+	buf_puts(&line, "\"]},\"reason\":\"R\"}");
+	struct event ev;
+	event_keep_json(true);
+	CHECK_INT(decode(buf_str(&line), &ev), 0);
+	CHECK_STR(ev.json, "{\"metadata\":{\"uid\":\"u\"},\"reason\":\"R\"}");
+	event_free(&ev);
+	/* a message that alone is too large: no JSON, but the event still decodes */
+	buf_reset(&line);
+	buf_puts(&line, "{\"metadata\":{\"uid\":\"u\"},\"message\":\"");
+	for (int i = 0; i < EVENT_JSON_MAX; i++)
+		buf_putc(&line, 'm');
+	buf_puts(&line, "\"}");
+	int r = decode(buf_str(&line), &ev);
+	event_keep_json(false);
+	CHECK_INT(r, 0);
+	CHECK_INT(ev.json_len, 0);
+	CHECK_INT(strlen(ev.message), EVENT_JSON_MAX);
+	event_free(&ev);
+	buf_free(&line);
+}
+
 const struct test_case test_event[] = {
 	TEST(rfc3339_parsing),          TEST(legacy_event),
 	TEST(events_k8s_io_shape),      TEST(rejects_non_events),
 	TEST(watch_envelopes),          TEST(list_meta_and_status),
-	TEST(real_fixture_both_shapes), TEST_END,
+	TEST(real_fixture_both_shapes), TEST(whole_object_as_json), TEST(whole_object_is_bounded), TEST_END,
 };
