@@ -264,6 +264,16 @@ int64_t sink_too_fast_ms(const struct sink *s);
  */
 bool sink_http_failed(const struct http_response *r, enum delivery *d, char *why, size_t n);
 
+/*
+ * Start a request of the sink's own beside its batches (a token, a version
+ * probe, creating an index or a database) with the sink's timeouts and TLS
+ * settings filled in where r leaves them unset. As http_start().
+ */
+struct http_req *sink_http_start(struct sink *s, struct http_request *r, http_done_cb done, void *ctx);
+
+/* "Authorization: Basic base64(user:password)", allocated. */
+char *sink_basic_auth(const char *user, const char *password);
+
 /* The whole batch as one body: the items' bytes one after another, into out. 0 or -1 (too large). */
 int sink_batch_concat(const struct sink_batch *b, struct buf *out);
 

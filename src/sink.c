@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "crypto.h"
 #include "filter.h"
 #include "log.h"
 #include "seen.h"
@@ -21,6 +22,7 @@
 #define PAUSE_HIGH 256                /* flow control: queued items ... */
 #define PAUSE_HIGH_BYTES (512 * 1024) /* ... or bytes that pause the source */
 #define PAUSE_LOW 64                  /* ... and where it resumes */
+#define LATER_MS 1000                 /* a transport not ready: look again after */
 #define FAST_MS 200                   /* "draining fast": a success this recently (+ its RTT) */
 
 /* --- typed parameters ----------------------------------------------------- */
@@ -768,20 +770,38 @@ static void on_http_done(void *ctx, const struct http_response *r)
 	sink_batch_done(s, &f->b, d, why, retry_after);
 }
 
+struct http_req *sink_http_start(struct sink *s, struct http_request *r, http_done_cb done, void *ctx)
+{
+	if (!r->connect_timeout_ms)
+		r->connect_timeout_ms = s->cfg.connect_timeout_ms;
+	if (!r->timeout_ms)
+		r->timeout_ms = s->cfg.timeout_ms;
+	if (!r->tls.ca_file && !r->tls.ca_pem)
+		r->tls.ca_file = s->cfg.cacert;
+	r->tls.insecure |= s->cfg.insecure;
+	return http_start(s->http, r, NULL, done, ctx);
+}
+
+char *sink_basic_auth(const char *user, const char *password)
+{
+	struct buf plain = BUF_INIT(4096), out = BUF_INIT(8192);
+	buf_printf(&plain, "%s:%s", user, password);
+	buf_puts(&out, "Authorization: Basic ");
+	base64_encode(&out, plain.data, plain.len);
+	buf_free(&plain);
+	return buf_steal(&out);
+}
+
 /* Send f over HTTP: SINK_SENT, SINK_LATER, or -1 with err (f's items dropped). */
 static int http_send(struct sink *s, struct flight *f, char *err, size_t errlen)
 {
 	struct sink_req *r = &f->r;
-	r->http.connect_timeout_ms = s->cfg.connect_timeout_ms;
-	r->http.timeout_ms = s->cfg.timeout_ms;
 	r->http.max_body = s->type->max_response;
-	r->http.tls.ca_file = s->cfg.cacert;
-	r->http.tls.insecure = s->cfg.insecure;
 	r->http.headers = r->headers;
 	int p = s->type->prepare(s, &f->b, r, err, errlen);
 	if (p != 0)
 		return p > 0 ? SINK_LATER : -1;
-	f->req = http_start(s->http, &r->http, NULL, on_http_done, f);
+	f->req = sink_http_start(s, &r->http, on_http_done, f);
 	if (!f->req) {
 		snprintf(err, errlen, "cannot start request");
 		return -2;
@@ -818,10 +838,13 @@ void sink_kick(struct sink *s)
 			rate_record(s, now); /* (f may be settled already: a synchronous transport) */
 			continue;
 		}
-		if (r == SINK_LATER) { /* not ready: the type kicks us again later */
+		if (r == SINK_LATER) {
+			/* not ready: the type kicks us when it is; the timer is a safety
+			 * net, and keeps new items from kicking in vain meanwhile */
 			flight_unlink(s, f);
 			batch_return(s, f);
 			flight_put(f);
+			wake_in(s, LATER_MS);
 			break;
 		}
 		/* -1: prepare refused the batch; otherwise it could not be started */

@@ -5,10 +5,12 @@
 
 #include "sink.h"
 
-extern const struct sink_type sink_webhook, sink_dingtalk, sink_wechat, sink_log, sink_stdout;
+extern const struct sink_type sink_webhook, sink_dingtalk, sink_wechat, sink_log, sink_stdout,
+    sink_elasticsearch, sink_influxdb;
 
 const struct sink_type *const sink_types[] = {
-	&sink_webhook, &sink_dingtalk, &sink_wechat, &sink_log, &sink_stdout, NULL,
+	&sink_webhook, &sink_dingtalk,      &sink_wechat,   &sink_log,
+	&sink_stdout,  &sink_elasticsearch, &sink_influxdb, NULL,
 };
 
 const struct sink_type *sink_type_find(const char *key)

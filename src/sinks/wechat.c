@@ -152,11 +152,7 @@ static void fetch_token(struct wechat *w)
 	buf_puts(&url, "&corpsecret=");
 	uri_query_escape(&url, w->corp_secret);
 	q.url = buf_str(&url);
-	q.connect_timeout_ms = w->sink->cfg.connect_timeout_ms;
-	q.timeout_ms = w->sink->cfg.timeout_ms;
-	q.tls.ca_file = w->sink->cfg.cacert;
-	q.tls.insecure = w->sink->cfg.insecure;
-	w->fetch = http_start(w->sink->http, &q, NULL, on_token, w);
+	w->fetch = sink_http_start(w->sink, &q, on_token, w);
 	buf_free(&url);
 	if (!w->fetch)
 		token_failed(w, "cannot start the request");

@@ -208,7 +208,8 @@ static void whole_object_as_json(void)
 	    "{\"metadata\":{\"name\":\"p.1\",\"namespace\":\"ns\",\"uid\":\"u1\",\"resourceVersion\":\"42\","
 	    "\"creationTimestamp\":\"2024-03-05T07:00:00Z\",\"managedFields\":[{\"manager\":\"kubelet\","
 	    "\"fieldsV1\":{\"f:count\":{}}}]},\"involvedObject\":{\"kind\":\"Pod\",\"name\":\"p\","
-	    "\"fieldPath\":\"spec.containers{a}\"},\"reason\":\"BackOff\",\"message\":\"a \\\"q\\\"\\n<b>\xc3\xa9\","
+	    "\"fieldPath\":\"spec.containers{a}\"},\"reason\":\"BackOff\",\"message\":\"a "
+	    "\\\"q\\\"\\n<b>\xc3\xa9\","
 	    "\"source\":{\"host\":\"n1\"},\"firstTimestamp\":null,\"count\":3,\"eventTime\":null,"
 	    "\"series\":{\"count\":2.5},\"related\":[],\"x\":true}";
 	struct event ev;
@@ -232,8 +233,9 @@ static void whole_object_as_json(void)
 	/* json.MarshalIndent(ev, "", " ") */
 	struct buf b = BUF_INIT(1 << 20);
 	CHECK_INT(buf_json_indent(&b, "{\"a\":{},\"b\":[],\"c\":[1,{\"d\":\"x,y:{}\"}],\"e\":null}", 51), 0);
-	CHECK_STR(buf_str(&b), "{\n \"a\": {},\n \"b\": [],\n \"c\": [\n  1,\n  {\n   \"d\": \"x,y:{}\"\n  }\n ],\n"
-	                       " \"e\": null\n}");
+	CHECK_STR(buf_str(&b),
+	          "{\n \"a\": {},\n \"b\": [],\n \"c\": [\n  1,\n  {\n   \"d\": \"x,y:{}\"\n  }\n ],\n"
+	          " \"e\": null\n}");
 	buf_reset(&b);
 	CHECK_INT(buf_json_indent(&b, ev.json + ev.json_source.off, ev.json_source.len), 0);
 	CHECK_STR(buf_str(&b), "{\n \"host\": \"n1\"\n}");
@@ -276,5 +278,6 @@ const struct test_case test_event[] = {
 	TEST(rfc3339_parsing),          TEST(legacy_event),
 	TEST(events_k8s_io_shape),      TEST(rejects_non_events),
 	TEST(watch_envelopes),          TEST(list_meta_and_status),
-	TEST(real_fixture_both_shapes), TEST(whole_object_as_json), TEST(whole_object_is_bounded), TEST_END,
+	TEST(real_fixture_both_shapes), TEST(whole_object_as_json),
+	TEST(whole_object_is_bounded),  TEST_END,
 };
