@@ -16,9 +16,11 @@ enum lp_part {
 /*
  * Append s escaped for its part of a line. InfluxDB 1.x cannot carry a
  * newline in a measurement, key or tag value (the line would end there):
- * it becomes a space; and trailing backslashes, which would escape the
- * separator after them, are dropped. Every other byte is kept: InfluxDB
- * never unescapes a backslash there, so the value reads back as it was.
+ * it becomes a space. InfluxDB reads a backslash and the byte after it as
+ * one, and unescapes only "\,", "\ " and "\=": so a run of backslashes
+ * right before a comma, space, '=', newline or the end (where it would eat
+ * the escape or the separator) is dropped, and every other byte is kept and
+ * reads back as it was.
  * String field values keep everything. 0, or -1 when b is full.
  */
 int lp_escape(struct buf *b, const char *s, enum lp_part part);

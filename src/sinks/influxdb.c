@@ -52,13 +52,25 @@ struct influx {
 int lp_escape(struct buf *b, const char *s, enum lp_part part)
 {
 	const char *special = part == LP_STRING ? "\"\\" : part == LP_KEY ? ", =" : ", ";
-	size_t n = strlen(s);
-	while (part != LP_STRING && n && s[n - 1] == '\\')
-		n--; /* a trailing backslash would escape the separator after it */
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-		if (c == '\n' && part != LP_STRING)
-			c = ' '; /* it would end the line */
+	for (const char *p = s; *p; p++) {
+		char c = *p;
+		if (part != LP_STRING) {
+			if (c == '\\') {
+				/* InfluxDB reads a backslash and the byte after it as one:
+				 * a run of them before an escaped byte or the end would
+				 * swallow the escape or the separator */
+				size_t run = strspn(p, "\\");
+				if (!p[run] || p[run] == '\n' || strchr(special, p[run]))
+					p += run - 1;
+				else {
+					buf_append(b, p, run);
+					p += run - 1;
+				}
+				continue;
+			}
+			if (c == '\n')
+				c = ' '; /* it would end the line */
+		}
 		if (strchr(special, c))
 			buf_putc(b, '\\');
 		buf_putc(b, c);

@@ -1,0 +1,263 @@
+/*
+ * The elasticsearch and influxdb sinks' own work, without a network:
+ * documents and lines rendered from a decoded Event, line-protocol escaping,
+ * and the verdicts read from bulk and write replies.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "event.h"
+#include "http.h"
+#include "sink.h"
+#include "sinks/influxdb.h"
+#include "test.h"
+#include "util.h"
+
+static const char event_json[] =
+    "{\"kind\":\"Event\",\"apiVersion\":\"v1\",\"metadata\":{\"name\":\"web-1.17b\",\"namespace\":\"shop\","
+    "\"uid\":\"e-uid-1\",\"resourceVersion\":\"4711\",\"creationTimestamp\":\"2024-03-05T07:00:00Z\"},"
+    "\"involvedObject\":{\"kind\":\"Pod\",\"namespace\":\"shop\",\"name\":\"web-1\",\"uid\":\"pod-uid\","
+    "\"apiVersion\":\"v1\"},\"reason\":\"BackOff\",\"message\":\"Back-off \\\"x\\\"\\nline 2, a=b\","
+    "\"source\":{\"component\":\"kubelet\",\"host\":\"node 1\"},\"firstTimestamp\":\"2024-03-05T07:01:00Z\","
+    "\"lastTimestamp\":\"2024-03-05T23:59:59Z\",\"count\":7,\"type\":\"Warning\",\"eventTime\":null}";
+
+static struct sink *make(const char *uri)
+{
+	char err[256];
+	struct sink *s = sink_create(uri, 0, 30000, NULL, err, sizeof err);
+	if (!s)
+		printf("#   %s: %s\n", uri, err);
+	return s;
+}
+
+static int decode(struct event *ev)
+{
+	char err[128];
+	event_keep_json(true);
+	int r = event_decode(event_json, strlen(event_json), ev, err, sizeof err);
+	event_keep_json(false);
+	return r;
+}
+
+static void line_protocol_escaping(void)
+{
+	struct buf b = BUF_INIT(4096);
+	lp_escape(&b, "a b,c=d\\e\"f", LP_KEY);
+	CHECK_STR(buf_str(&b), "a\\ b\\,c\\=d\\e\"f");
+	buf_reset(&b);
+	lp_escape(&b, "x,y z=w", LP_MEASUREMENT);
+	CHECK_STR(buf_str(&b), "x\\,y\\ z=w");
+	buf_reset(&b);
+	lp_escape(&b, "say \"hi\"\n\\o/ \t,=", LP_STRING);
+	CHECK_STR(buf_str(&b), "say \\\"hi\\\"\n\\\\o/ \t,=");
+	buf_reset(&b);
+	/* a newline would end the line; a trailing backslash would escape the separator */
+	lp_escape(&b, "two\nlines\\\\", LP_KEY);
+	CHECK_STR(buf_str(&b), "two\\ lines");
+	buf_reset(&b);
+	lp_escape(&b, "a\\ b\\\\,c\\x\\\\y", LP_KEY); /* runs before ' ' and ',' go, others stay */
+	CHECK_STR(buf_str(&b), "a\\ b\\,c\\x\\\\y");
+	buf_reset(&b);
+	lp_escape(&b, "\xe4\xb8\xad\xf0\x9f\x98\x80\r", LP_KEY); /* UTF-8, CR: as they are */
+	CHECK_STR(buf_str(&b), "\xe4\xb8\xad\xf0\x9f\x98\x80\r");
+	buf_free(&b);
+}
+
+static void influx_points_like_upstream(void)
+{
+	struct event ev;
+	CHECK_INT(decode(&ev), 0);
+	struct sink *s = make("influxdb:http://127.0.0.1:1?cluster_name=prod");
+	CHECK(s);
+	struct buf b = BUF_INIT(1 << 20);
+	CHECK_INT(s->type->render(s, &ev, &b, NULL, 0), 0);
+	const char *want = "log/events,cluster_name=prod,hostname=node\\ 1,pod_id=pod-uid,pod_name=web-1,"
+	                   "uid=e-uid-1 value=\"{\n \\\"metadata\\\": {\n  \\\"name\\\": \\\"web-1.17b\\\",";
+	CHECK(strncmp(buf_str(&b), want, strlen(want)) == 0);
+	CHECK(strstr(buf_str(&b), "\\\"message\\\": \\\"Back-off \\\\\\\"x\\\\\\\"\\\\nline 2, a=b\\\","));
+	CHECK(str_ends(buf_str(&b), "\n}\" 1709683199000000000\n"));
+	sink_destroy(s);
+
+	s = make("influxdb:http://127.0.0.1:1?withfields=true");
+	CHECK(s);
+	buf_reset(&b);
+	CHECK_INT(s->type->render(s, &ev, &b, NULL, 0), 0);
+	CHECK_STR(buf_str(&b), "events,cluster_name=default,component=kubelet,hostname=node\\ 1,kind=Pod,"
+	                       "namespace_name=shop,object_name=web-1,pod_id=pod-uid,reason=BackOff,"
+	                       "type=Warning,uid=e-uid-1 message=\"Back-off \\\"x\\\"\nline 2, a=b\" "
+	                       "1709683199000000000\n");
+	sink_destroy(s);
+	buf_free(&b);
+	event_free(&ev);
+}
+
+static void influx_bad_parameters(void)
+{
+	char err[256];
+	CHECK(!sink_create("influxdb:ftp://h", 0, 30000, NULL, err, sizeof err));
+	CHECK(strstr(err, "http://"));
+	CHECK(!sink_create("influxdb:http://h?retention=7 days", 0, 30000, NULL, err, sizeof err));
+	CHECK(strstr(err, "retention"));
+	CHECK(!sink_create("influxdb:http://h?withfields=maybe", 0, 30000, NULL, err, sizeof err));
+	CHECK(strstr(err, "withfields"));
+	struct sink *s = make("influxdb:?retention=30d&rp=week");
+	CHECK(s);
+	sink_destroy(s);
+}
+
+/* A response as http.c hands it over. */
+static struct http_response reply(long status, const char *body)
+{
+	struct http_response r = { .status = status, .body = body, .body_len = strlen(body), .retry_after_ms = -1 };
+	return r;
+}
+
+static void influx_write_verdicts(void)
+{
+	struct sink *s = make("influxdb:http://127.0.0.1:1");
+	CHECK(s);
+	struct msg *items[1] = { NULL };
+	signed char v[1] = { DELIVERY_UNSET };
+	struct sink_batch b = { items, 1, 0, v, NULL };
+	char why[256];
+	int64_t ra = -1;
+	struct http_response r = reply(204, "");
+	CHECK_INT(s->type->classify(s, NULL, &r, &b, why, sizeof why, &ra), DELIVERY_OK);
+	r = reply(400, "{\"error\":\"partial write: unable to parse 'x': missing fields dropped=1\"}");
+	CHECK_INT(s->type->classify(s, NULL, &r, &b, why, sizeof why, &ra), DELIVERY_SPLIT);
+	CHECK(strstr(why, "unable to parse"));
+	r = reply(401, "{\"error\":\"authorization failed\"}");
+	CHECK_INT(s->type->classify(s, NULL, &r, &b, why, sizeof why, &ra), DELIVERY_DROP);
+	CHECK_STR(why, "HTTP 401: authorization failed");
+	r = reply(404, "{\"error\":\"database not found: \\\"k8s\\\"\"}");
+	CHECK_INT(s->type->classify(s, NULL, &r, &b, why, sizeof why, &ra), DELIVERY_RETRY);
+	r = reply(503, "down");
+	CHECK_INT(s->type->classify(s, NULL, &r, &b, why, sizeof why, &ra), DELIVERY_RETRY);
+	sink_destroy(s);
+}
+
+static void es_documents_like_upstream(void)
+{
+	struct event ev;
+	CHECK_INT(decode(&ev), 0);
+	struct sink *s = make("elasticsearch:http://127.0.0.1:1?index=k8s&use_namespace=false&cluster_name=c");
+	CHECK(s);
+	struct buf b = BUF_INIT(1 << 20);
+	CHECK_INT(s->type->render(s, &ev, &b, NULL, 0), 0);
+	/* "<index> <_id>\n<document>\n": use_namespace is on by its presence, as upstream */
+	CHECK_STR(buf_str(&b),
+	          "k8s-shop-2024.03.05 e-uid-1-4711\n"
+	          "{\"Count\":7,\"Metadata\":{\"name\":\"web-1.17b\",\"namespace\":\"shop\",\"uid\":\"e-uid-1\","
+	          "\"resourceVersion\":\"4711\",\"creationTimestamp\":\"2024-03-05T07:00:00Z\"},"
+	          "\"InvolvedObject\":{\"kind\":\"Pod\",\"namespace\":\"shop\",\"name\":\"web-1\",\"uid\":\"pod-uid\","
+	          "\"apiVersion\":\"v1\"},\"Source\":{\"component\":\"kubelet\",\"host\":\"node 1\"},"
+	          "\"FirstOccurrenceTimestamp\":\"2024-03-05T07:01:00Z\","
+	          "\"LastOccurrenceTimestamp\":\"2024-03-05T23:59:59Z\",\"Message\":\"Back-off \\\"x\\\"\\nline 2, "
+	          "a=b\",\"Reason\":\"BackOff\",\"Type\":\"Warning\",\"EventTags\":{\"cluster_name\":\"c\","
+	          "\"eventID\":\"e-uid-1\",\"hostname\":\"node 1\",\"pod_id\":\"pod-uid\",\"pod_name\":\"web-1\"}}\n");
+	sink_destroy(s);
+
+	s = make("elasticsearch:http://127.0.0.1:1?data_stream=logs-k8s-events");
+	CHECK(s);
+	buf_reset(&b);
+	CHECK_INT(s->type->render(s, &ev, &b, NULL, 0), 0);
+	CHECK(str_starts(buf_str(&b), "logs-k8s-events e-uid-1-4711\n{\"@timestamp\":\"2024-03-05T23:59:59Z\","
+	                              "\"Count\":7,"));
+	sink_destroy(s);
+	buf_free(&b);
+	event_free(&ev);
+}
+
+static void es_bad_parameters(void)
+{
+	char err[256];
+	CHECK(!sink_create("elasticsearch:?index=x", 0, 30000, NULL, err, sizeof err));
+	CHECK(strstr(err, "no Elasticsearch node"));
+	CHECK(!sink_create("elasticsearch:http://h:9200?index=Heapster", 0, 30000, NULL, err, sizeof err));
+	CHECK(strstr(err, "index"));
+	CHECK(!sink_create("elasticsearch:http://h:9200?ver=4", 0, 30000, NULL, err, sizeof err));
+	CHECK(strstr(err, "ver"));
+	CHECK(!sink_create("elasticsearch:?nodes=h:9200", 0, 30000, NULL, err, sizeof err));
+	CHECK(strstr(err, "nodes"));
+	CHECK(!sink_create("elasticsearch:http://h:9200?esUserName=u", 0, 30000, NULL, err, sizeof err));
+	CHECK(strstr(err, "esUserSecret"));
+	CHECK(!sink_create("elasticsearch:http://h:9200?sigv4=true", 0, 30000, NULL, err, sizeof err));
+	CHECK(strstr(err, "sigv4"));
+	CHECK(!sink_create("elasticsearch:http://h:9200?write_alias=a&data_stream=b", 0, 30000, NULL, err,
+	                   sizeof err));
+	struct buf unknown = BUF_INIT(1024);
+	struct sink *s = sink_create("elasticsearch:?nodes=http://a:9200/&nodes=https://b:9200&ver=6&sniff=false"
+	                             "&healthCheck=false&startupHealthcheckTimeout=1&maxRetries=3&bulkWorkers=3"
+	                             "&pipeline=p&bogus=1",
+	                             0, 30000, &unknown, err, sizeof err);
+	CHECK(s);
+	CHECK_STR(buf_str(&unknown), "bogus");
+	CHECK_INT(s->cfg.concurrency, 3);
+	CHECK_INT(s->cfg.batch_items, 500);
+	sink_destroy(s);
+	buf_free(&unknown);
+}
+
+static void es_bulk_verdicts(void)
+{
+	struct sink *s = make("elasticsearch:http://127.0.0.1:1");
+	CHECK(s);
+	struct msg *items[4];
+	for (int i = 0; i < 4; i++) {
+		items[i] = xcalloc(1, sizeof *items[i] + 8);
+		snprintf(items[i]->label, sizeof items[i]->label, "item %d", i);
+	}
+	signed char v[4];
+	struct sink_batch b = { items, 4, 0, v, NULL };
+	char why[256];
+	int64_t ra = -1;
+	memset(v, DELIVERY_UNSET, sizeof v);
+	struct http_response r = reply(200, "{\"errors\":false}");
+	CHECK_INT(s->type->classify(s, NULL, &r, &b, why, sizeof why, &ra), DELIVERY_OK);
+	CHECK_INT(v[0], DELIVERY_UNSET);
+
+	r = reply(200, "{\"errors\":true,\"items\":[{\"create\":{\"status\":201}},{\"create\":{\"status\":429,"
+	               "\"error\":{\"type\":\"es_rejected_execution_exception\",\"reason\":\"queue full\"}}},"
+	               "{\"create\":{\"status\":409,\"error\":{\"type\":\"version_conflict_engine_exception\"}}},"
+	               "{\"create\":{\"status\":400,\"error\":{\"type\":\"mapper_parsing_exception\","
+	               "\"reason\":\"failed to parse\"}}}]}");
+	CHECK_INT(s->type->classify(s, NULL, &r, &b, why, sizeof why, &ra), DELIVERY_OK);
+	CHECK_INT(v[0], DELIVERY_OK);
+	CHECK_INT(v[1], DELIVERY_RETRY);
+	CHECK_INT(v[2], DELIVERY_OK); /* already there: a resent batch */
+	CHECK_INT(v[3], DELIVERY_DROP);
+	CHECK(strstr(why, "429"));
+
+	/* a reply that does not match the batch, or was cut short, is not trusted */
+	memset(v, DELIVERY_UNSET, sizeof v);
+	r = reply(200, "{\"errors\":true,\"items\":[{\"create\":{\"status\":201}}]}");
+	CHECK_INT(s->type->classify(s, NULL, &r, &b, why, sizeof why, &ra), DELIVERY_RETRY);
+	r = reply(200, "{\"errors\":false}");
+	r.body_truncated = true;
+	CHECK_INT(s->type->classify(s, NULL, &r, &b, why, sizeof why, &ra), DELIVERY_RETRY);
+	r = reply(413, "");
+	CHECK_INT(s->type->classify(s, NULL, &r, &b, why, sizeof why, &ra), DELIVERY_SPLIT);
+	r = reply(401, "{\"error\":{\"type\":\"security_exception\"}}");
+	CHECK_INT(s->type->classify(s, NULL, &r, &b, why, sizeof why, &ra), DELIVERY_DROP);
+	CHECK(strstr(why, "401"));
+	r = reply(0, "");
+	r.error = 7;
+	r.error_text = "connection refused or unreachable";
+	CHECK_INT(s->type->classify(s, NULL, &r, &b, why, sizeof why, &ra), DELIVERY_RETRY);
+	for (int i = 0; i < 4; i++)
+		free(items[i]);
+	sink_destroy(s);
+}
+
+const struct test_case test_datasinks[] = {
+	TEST(line_protocol_escaping),
+	TEST(influx_points_like_upstream),
+	TEST(influx_bad_parameters),
+	TEST(influx_write_verdicts),
+	TEST(es_documents_like_upstream),
+	TEST(es_bad_parameters),
+	TEST(es_bulk_verdicts),
+	TEST_END,
+};
