@@ -119,6 +119,33 @@ static bool tokenish(const char *s, size_t n)
 	return true;
 }
 
+/*
+ * Append [p, end) with the password of a "scheme://user:pass@host" in it
+ * masked; ':', '/' and '@' may be written raw or percent-encoded.
+ */
+static void mask_userinfo(struct buf *b, const char *p, const char *end)
+{
+	size_t n = (size_t)(end - p);
+	const char *s = memmem(p, n, "://", 3), *skip = s ? s + 3 : NULL;
+	if (!s && (s = memmem(p, n, "%3A%2F%2F", 9)))
+		skip = s + 9;
+	const char *at = NULL;
+	for (const char *q = skip; q && q < end && *q != '/' && !at; q++)
+		if (*q == '@' || (end - q >= 3 && strncasecmp(q, "%40", 3) == 0))
+			at = q;
+	if (!at) {
+		buf_append(b, p, n);
+		return;
+	}
+	const char *colon = NULL;
+	for (const char *q = skip; q < at && !colon; q++)
+		if (*q == ':' || (at - q >= 3 && strncasecmp(q, "%3A", 3) == 0))
+			colon = q;
+	buf_append(b, p, (size_t)((colon ? colon : skip) - p));
+	buf_puts(b, colon ? ":***" : "***");
+	buf_append(b, at, (size_t)(end - at));
+}
+
 char *log_redact_url(const char *url, char *out, size_t n)
 {
 	struct buf b = BUF_INIT(n ? n - 1 : 0);
@@ -174,6 +201,10 @@ char *log_redact_url(const char *url, char *out, size_t n)
 			if (eq && is_secret_name(p, (size_t)(eq - p))) {
 				buf_append(&b, p, (size_t)(eq - p + 1));
 				buf_puts(&b, "***");
+			} else if (eq) {
+				/* a URL as a value (nodes=https://user:pass@host) */
+				buf_append(&b, p, (size_t)(eq - p + 1));
+				mask_userinfo(&b, eq + 1, kv_end);
 			} else {
 				buf_append(&b, p, (size_t)(kv_end - p));
 			}
