@@ -4,6 +4,12 @@
 Prints a Markdown table (pasted into the README) and the machine it ran on.
 Every figure comes from the real build/kube-eventer (musl, static, stripped),
 except the pipeline micro-benchmark, which links the same library.
+
+    scripts/bench.sh [--quick] [--only datasinks]
+
+--only datasinks: only the data sinks' bursts (data_sink_burst(): n events through
+--source=file:- into tests/bench/datahole.py, which speaks InfluxDB's and
+Elasticsearch's HTTP APIs); a sink the binary does not know yet is skipped with a message.
 """
 import gzip
 import json
@@ -118,11 +124,149 @@ def burst_in(d, n, data):
     return rc, cpu, hwm, t0, arrivals
 
 
+class SinkNotRecognized(Exception):
+    """The binary has no such sink yet (exit 2, "Sink not recognized")."""
+
+
+DATA_SINKS = (("influxdb", "influxdb:http://127.0.0.1:{port}?db=k8s"),
+              ("elasticsearch", "elasticsearch:http://127.0.0.1:{port}?index=heapster"))
+
+
+def datahole(n, timeout):
+    """tests/bench/datahole.py on CPU 1 -> (process, port, state); it keeps answering until
+    terminated (or `timeout` s), so the binary's last requests never meet a closed port.
+    state: {"total", "last_ns", "done": set at n events or when the datahole ends}."""
+    p = subprocess.Popen([sys.executable, os.path.join(ROOT, "tests", "bench", "datahole.py"),
+                          "--timeout", str(timeout)],
+                         stdout=subprocess.PIPE, text=True, preexec_fn=pinned(1))
+    first = p.stdout.readline().split()
+    if len(first) != 3 or first[0] != "listening":
+        p.kill()
+        raise RuntimeError(f"datahole did not start: {first}")
+    st = {"total": 0, "last_ns": 0, "done": threading.Event()}
+
+    def read():
+        for line in p.stdout:
+            w = line.split()
+            if len(w) == 4 and w[0] == "events":
+                st["total"], st["last_ns"] = int(w[1]), int(w[2])
+                if st["total"] >= n:
+                    st["done"].set()
+        st["done"].set()  # the datahole ended (count reached, deadline or killed)
+    threading.Thread(target=read, daemon=True).start()
+    return p, int(first[2]), st
+
+
+def data_sink_burst(kind, n, sink_uri_fmt, timeout=120):
+    """n events through build/kube-eventer --source=file:- into a datahole speaking `kind`'s protocol.
+
+    sink_uri_fmt has "{port}" for the datahole's port. Returns (events/s from the first
+    byte written to the last event received, CPU seconds of kube-eventer from wait4,
+    peak RSS KiB). Raises SinkNotRecognized when the binary has no such sink (exit 2),
+    RuntimeError when fewer than n events arrive within `timeout` seconds."""
+    data = event_list(n, f"{kind}-burst")
+    hole, port, st = datahole(n, timeout + 30)
+    ke = None
+    try:
+        ke = subprocess.Popen([BIN, "--source=file:-", "--healthz-ip=127.0.0.1", "--healthz-port=0",
+                               "--sink=" + sink_uri_fmt.format(port=port), "--flush-timeout=60s"],
+                              stdin=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=pinned(0))
+        err, up = [], threading.Event()
+
+        def read_err():
+            for line in ke.stderr:
+                if len(err) < 200:
+                    err.append(line.decode(errors="replace"))
+                if b"health: listening" in line:
+                    up.set()
+            up.set()  # EOF: the binary exited
+        threading.Thread(target=read_err, daemon=True).start()
+        if not up.wait(15):
+            raise RuntimeError(f"{kind}: kube-eventer did not start within 15 s:\n{''.join(err)[-2000:]}")
+        if ke.poll() is not None or not any("health: listening" in e for e in err):
+            rc = ke.wait(10)
+            text = "".join(err)
+            if rc == 2 and "Sink not recognized" in text:
+                raise SinkNotRecognized(text.strip().splitlines()[-1])
+            raise RuntimeError(f"{kind}: kube-eventer exited with {rc}:\n{text[-2000:]}")
+        t0 = time.time_ns()
+        ke.stdin.write(data)
+        ke.stdin.flush()
+        st["done"].wait(timeout)
+        if st["total"] < n:
+            raise RuntimeError(f"{kind}: the datahole counted {st['total']} of {n} events within {timeout} s\n"
+                               f"{''.join(err)[-2000:]}")
+        _, hwm = rss_kib(ke.pid)
+        ke.stdin.close()
+        killer = threading.Timer(60, ke.kill)  # bounded: a binary that does not exit is killed
+        killer.start()
+        try:
+            _, cpu = run_wait(ke)
+        finally:
+            killer.cancel()
+        return n / ((st["last_ns"] - t0) / 1e9), cpu, hwm
+    finally:
+        if ke is not None and ke.returncode is None and ke.poll() is None:
+            ke.kill()
+            ke.wait(10)
+        if hole.poll() is None:
+            hole.terminate()
+        try:
+            hole.wait(10)
+        except subprocess.TimeoutExpired:
+            hole.kill()
+            hole.wait(10)
+
+
+def data_sinks():
+    """The data sinks' burst figures (--only datasinks), median of 3 bursts each."""
+    if SPLIT:
+        os.sched_setaffinity(0, {1})
+        print("  (bursts: kube-eventer pinned to CPU 0, the datahole and this script to CPU 1)")
+    n = 2000 if QUICK else 20000
+    for kind, fmt in DATA_SINKS:
+        runs = []
+        try:
+            for _ in range(3):
+                runs.append(data_sink_burst(kind, n, fmt))
+        except SinkNotRecognized as e:
+            print(f"  {kind}: skipped, this build has no {kind} sink yet ({e})", flush=True)
+            continue
+        rate = sorted(r[0] for r in runs)
+        per = sorted(r[1] / n * 1e6 for r in runs)
+        row(f"{n}-event burst to a loopback {kind} (datahole), median of 3",
+            f"{statistics.median(rate):,.0f} events/s (range {rate[0]:,.0f}-{rate[-1]:,.0f}), "
+            f"{statistics.median(per):.1f} µs CPU/event (range {per[0]:.1f}-{per[-1]:.1f}), "
+            f"peak RSS {max(r[2] for r in runs) / 1024:.2f} MiB",
+            ">= 50 000 events/s, <= 20 µs/event")
+
+
+def print_table():
+    print("\n| figure | measured | target |\n|---|---|---|")
+    for r in rows:
+        print(f"| {r[0]} | {r[1]} | {r[2]} |")
+
+
+def only():
+    """--only NAME: run one group of figures (today: datasinks)."""
+    if "--only" in sys.argv:
+        i = sys.argv.index("--only")
+        return sys.argv[i + 1] if i + 1 < len(sys.argv) else ""
+    return None
+
+
 def main():
     os.makedirs(B, exist_ok=True)
+    part = only()
+    if part is not None and part != "datasinks":
+        sys.exit(f"bench: --only {part!r}: known: datasinks")
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, "
           f"{open('/proc/cpuinfo').read().split('model name')[1].split(':')[1].splitlines()[0].strip()}, "
           f"Linux {platform.release()}")
+    if part == "datasinks":
+        data_sinks()
+        print_table()
+        return
 
     # --- size -------------------------------------------------------------
     size = os.path.getsize(BIN)
@@ -220,9 +364,7 @@ def main():
         f"{statistics.median(p50s):.1f} ms / {statistics.median(p99s):.1f} ms "
         f"(p99 range {min(p99s):.1f}-{max(p99s):.1f})", "p99 <= 50 ms")
 
-    print("\n| figure | measured | target |\n|---|---|---|")
-    for r in rows:
-        print(f"| {r[0]} | {r[1]} | {r[2]} |")
+    print_table()
 
 
 if __name__ == "__main__":

@@ -14,9 +14,24 @@ command -v gzip >/dev/null || need+=(gzip)
 command -v runc >/dev/null || need+=(runc)
 [ -e /usr/share/zoneinfo/Asia/Shanghai ] || need+=(tzdata)
 [ -e /etc/ssl/certs/ca-certificates.crt ] || need+=(ca-certificates)
+# InfluxDB 1.6 (Debian's influxdb): the real peer of the influxdb sink's tests
+# (tests/integration/influx.py runs its own influxd on free loopback ports).
+[ -x /usr/bin/influxd ] || command -v influxd >/dev/null || need+=(influxdb)
+# Python: the tests use the standard library only, so no python3-* package is needed
+# (Debian's would be seen by /usr/bin/python3 alone, not by another python3 on PATH).
 if [ ${#need[@]} -gt 0 ]; then
   echo "test-deps: installing ${need[*]}" >&2
   sudo=; [ "$(id -u)" = 0 ] || sudo=sudo
+  # No system service may start from this install (influxdb's postinst starts influxd on
+  # :8086 via invoke-rc.d or systemd): a policy-rc.d answering 101 ("action forbidden")
+  # for the length of this script, unless the machine already has one.
+  policy=/usr/sbin/policy-rc.d
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\n# made by test-deps.sh while it installs packages: start no service\nexit 101\n' |
+      $sudo tee "$policy" >/dev/null
+    $sudo chmod 755 "$policy"
+    trap '$sudo rm -f "$policy"' EXIT
+  fi
   $sudo apt-get update -qq >&2
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >&2
 fi
