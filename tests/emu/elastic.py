@@ -40,7 +40,9 @@ Faults:
         error `times` times (per distinct item: (index, id, raw source); None = always),
         then goes through.  `index` is the name the item addressed, `id` its _id or None
         (auto id), `source` the parsed document (update: the update body; delete: None).
-        h.hits counts the failures produced; h.cancel() removes it.
+        h.hits counts the failures produced; h.cancel() removes it.  The default 429
+        reason imitates the 7.9+ indexing-pressure rejection ("rejected execution of
+        coordinating operation [...]"); its numbers are made up.
     h = es.reject_bulk_if(pred, status=400, error_type="illegal_argument_exception",
                           reason="rejected by the emulator", times=None, body=None,
                           headers=None)
