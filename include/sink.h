@@ -165,7 +165,7 @@ struct sink_config {
 	int64_t rate_period_ms;     /* ... in any DUR window; 0 = unlimited */
 	size_t max_body;            /* an item's ceiling after rendering, default 64 KiB */
 	unsigned batch_items;       /* batch_size: items per request, default the type's (1) */
-	size_t batch_bytes;         /* batch_bytes: request body ceiling, default 1 MiB */
+	size_t batch_bytes;         /* batch_bytes: request body ceiling, default 512 KiB */
 	int64_t flush_ms;           /* flush_interval: an item waits at most this for a full batch */
 	char *cacert;               /* cacert= file (owned) */
 	bool insecure;              /* insecure_skip_verify=true */
@@ -189,7 +189,8 @@ struct sink {
 	struct msg *head, *tail; /* waiting items */
 	size_t qlen, qbytes;
 	unsigned inflight;      /* requests in flight */
-	size_t inflight_items;  /* items in them */
+	size_t inflight_items;  /* items in them ... */
+	size_t inflight_bytes;  /* ... and their bytes: both count against the queue bounds */
 	struct flight *flights; /* requests in flight */
 	int64_t *sent_at;       /* rate window: send times (ring of rate_n) */
 	size_t sent_n, sent_pos;

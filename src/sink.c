@@ -184,13 +184,13 @@ static int parse_common(struct sink *s, struct uri *u, int64_t max_flush_ms, cha
 
 	/* Batches: only for types that build a request from several items. */
 	c->batch_items = 1;
-	c->batch_bytes = 1 << 20;
+	c->batch_bytes = 512 * 1024;
 	c->flush_ms = 0;
 	if (t->default_batch > 1) {
 		if (sink_param_int(u, "batch_size", t->default_batch, 1, BATCH_MAX, &v, err, errlen) < 0)
 			return -1;
 		c->batch_items = (unsigned)v;
-		if (sink_param_int(u, "batch_bytes", 1 << 20, 4096, 64 << 20, &v, err, errlen) < 0)
+		if (sink_param_int(u, "batch_bytes", 512 * 1024, 4096, 64 << 20, &v, err, errlen) < 0)
 			return -1;
 		c->batch_bytes = (size_t)v;
 		if (sink_param_duration(u, "flush_interval", 1000, &c->flush_ms, err, errlen) < 0)
@@ -370,6 +370,7 @@ static void flight_unlink(struct sink *s, struct flight *f)
 	if (f->sent) {
 		s->inflight--;
 		s->inflight_items -= f->b.n;
+		s->inflight_bytes -= f->b.bytes;
 	}
 }
 
@@ -489,8 +490,10 @@ bool sink_offer(struct sink *s, const struct event *ev, struct seen *seen, size_
 		         err[0] ? err : "too large");
 		return true;
 	}
-	if (s->qlen >= s->cfg.queue_events ||
-	    body.len > s->cfg.queue_bytes - MIN(s->qbytes, s->cfg.queue_bytes)) {
+	/* the bounds hold what is queued and what is in flight: all of it is in memory */
+	size_t held = s->qbytes + s->inflight_bytes;
+	if (s->qlen + s->inflight_items >= s->cfg.queue_events ||
+	    body.len > s->cfg.queue_bytes - MIN(held, s->cfg.queue_bytes)) {
 		s->stats.dropped++;
 		log_overflow(s);
 		return true;
@@ -830,6 +833,7 @@ void sink_kick(struct sink *s)
 		f->sent = true;
 		s->inflight++;
 		s->inflight_items += f->b.n;
+		s->inflight_bytes += f->b.bytes;
 		f->started_ms = now;
 		f->rate_slot = s->sent_pos; /* where rate_record() puts it */
 		int r = s->type->transport ? s->type->transport->send(s, &f->b, err, sizeof err)

@@ -378,6 +378,8 @@ static enum delivery classify(struct sink *s, const struct sink_req *rq, const s
 	}
 	if (r->status == 400 || r->status == 413)
 		return DELIVERY_SPLIT; /* a bad point (partial write, unparsable), or too large */
+	if (strstr(r->body, "retention policy not found"))
+		return DELIVERY_DROP; /* a 500 that never heals: rp= names no policy */
 	if (r->status == 408 || r->status == 429 || r->status >= 500)
 		return DELIVERY_RETRY;
 	return DELIVERY_DROP;
