@@ -156,7 +156,7 @@ struct sink_stats {
 struct sink_config {
 	int64_t repeat_interval_s;  /* repeat_interval, default 600 (data sinks 0) */
 	size_t queue_events;        /* queue_size, default 1000 (data sinks 20000) */
-	size_t queue_bytes;         /* queue_bytes, default 2 MiB (data sinks 4 MiB) */
+	size_t queue_bytes;         /* queue_bytes, default 2 MiB */
 	unsigned concurrency;       /* concurrency, default 4 (robots 1, data sinks 2) */
 	unsigned max_retries;       /* retries, default 10 (data sinks 30) */
 	int64_t timeout_ms;         /* timeout, default 15 s (data sinks 30 s) */

@@ -112,7 +112,7 @@ struct defaults {
 };
 
 static const struct defaults alert_defaults = { 600000, 1000, 2 << 20, 4, 10, 15000, 64 * 1024 };
-static const struct defaults data_defaults = { 0, 20000, 4 << 20, 2, 30, 30000, 512 * 1024 };
+static const struct defaults data_defaults = { 0, 20000, 2 << 20, 2, 30, 30000, 512 * 1024 };
 
 static int parse_common(struct sink *s, struct uri *u, int64_t max_flush_ms, char *err, size_t errlen)
 {

@@ -19,7 +19,8 @@
  *   after a timeout never duplicates (409 conflict = already there).
  * - Per-item results: 429/5xx items are retried, other item errors dropped
  *   with a log line; a reply too large to read retries the batch (the ids
- *   make that safe).
+ *   make that safe); a whole request refused with 400 or 413 is halved
+ *   until the item that caused it travels alone, and only that is dropped.
  * - write_alias= / data_stream= write every document to one fixed target
  *   managed by index templates/ILM (data streams also get @timestamp).
  * - cacert=, insecure=true, apiKey=; sniff is ignored (in a cluster the
@@ -533,6 +534,12 @@ static enum delivery classify(struct sink *s, const struct sink_req *rq, const s
 	(void)retry_after_ms;
 	if (r->status == 413) {
 		snprintf(why, n, "HTTP 413: the bulk request is too large");
+		return DELIVERY_SPLIT;
+	}
+	if (r->status == 400 && b->n > 1) {
+		/* the whole request refused (bulk items are judged one by one, so
+		 * some item made it invalid): halve until that item is alone */
+		sink_http_failed(r, &d, why, n);
 		return DELIVERY_SPLIT;
 	}
 	if (sink_http_failed(r, &d, why, n))

@@ -37,7 +37,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	struct sink_batch b = { items, n, 0, verdict, NULL };
 	char *body = xstrndup((const char *)data + 4, size - 4);
-	struct http_response r = { .status = data[2] | (data[3] << 8) % 600, .body = body, .body_len = size - 4,
+	struct http_response r = { .status = data[2] | (data[3] << 8) % 600,
+		                   .body = body,
+		                   .body_len = size - 4,
 		                   .retry_after_ms = -1 };
 	char why[256] = "";
 	int64_t ra = -1;

@@ -147,7 +147,7 @@ def test_storm_with_the_backend_down_stays_bounded(t):
     dropped = m["eventer_sink_dropped_total" + mkey]
     queued = n - dropped  # waiting, or in a request that is failing
     check(0 < queued < n, f"queued {queued}, dropped {dropped}")
-    check(m["eventer_sink_queue_bytes" + mkey] <= 4 << 20, "within queue_bytes")
+    check(m["eventer_sink_queue_bytes" + mkey] <= 2 << 20, "within queue_bytes")
     eq(m["eventer_sink_sent_total" + mkey], 0)
     if not sanitized():
         with open(f"/proc/{k.proc.pid}/status") as f:

@@ -110,7 +110,9 @@ static void influx_bad_parameters(void)
 /* A response as http.c hands it over. */
 static struct http_response reply(long status, const char *body)
 {
-	struct http_response r = { .status = status, .body = body, .body_len = strlen(body), .retry_after_ms = -1 };
+	struct http_response r = {
+		.status = status, .body = body, .body_len = strlen(body), .retry_after_ms = -1
+	};
 	return r;
 }
 
@@ -142,29 +144,34 @@ static void es_documents_like_upstream(void)
 {
 	struct event ev;
 	CHECK_INT(decode(&ev), 0);
-	struct sink *s = make("elasticsearch:http://127.0.0.1:1?index=k8s&use_namespace=false&cluster_name=c");
+	struct sink *s =
+	    make("elasticsearch:http://127.0.0.1:1?index=k8s&use_namespace=false&cluster_name=c");
 	CHECK(s);
 	struct buf b = BUF_INIT(1 << 20);
 	CHECK_INT(s->type->render(s, &ev, &b, NULL, 0), 0);
 	/* "<index> <_id>\n<document>\n": use_namespace is on by its presence, as upstream */
-	CHECK_STR(buf_str(&b),
-	          "k8s-shop-2024.03.05 e-uid-1-4711\n"
-	          "{\"Count\":7,\"Metadata\":{\"name\":\"web-1.17b\",\"namespace\":\"shop\",\"uid\":\"e-uid-1\","
-	          "\"resourceVersion\":\"4711\",\"creationTimestamp\":\"2024-03-05T07:00:00Z\"},"
-	          "\"InvolvedObject\":{\"kind\":\"Pod\",\"namespace\":\"shop\",\"name\":\"web-1\",\"uid\":\"pod-uid\","
-	          "\"apiVersion\":\"v1\"},\"Source\":{\"component\":\"kubelet\",\"host\":\"node 1\"},"
-	          "\"FirstOccurrenceTimestamp\":\"2024-03-05T07:01:00Z\","
-	          "\"LastOccurrenceTimestamp\":\"2024-03-05T23:59:59Z\",\"Message\":\"Back-off \\\"x\\\"\\nline 2, "
-	          "a=b\",\"Reason\":\"BackOff\",\"Type\":\"Warning\",\"EventTags\":{\"cluster_name\":\"c\","
-	          "\"eventID\":\"e-uid-1\",\"hostname\":\"node 1\",\"pod_id\":\"pod-uid\",\"pod_name\":\"web-1\"}}\n");
+	CHECK_STR(
+	    buf_str(&b),
+	    "k8s-shop-2024.03.05 e-uid-1-4711\n"
+	    "{\"Count\":7,\"Metadata\":{\"name\":\"web-1.17b\",\"namespace\":\"shop\",\"uid\":\"e-uid-1\","
+	    "\"resourceVersion\":\"4711\",\"creationTimestamp\":\"2024-03-05T07:00:00Z\"},"
+	    "\"InvolvedObject\":{\"kind\":\"Pod\",\"namespace\":\"shop\",\"name\":\"web-1\",\"uid\":\"pod-"
+	    "uid\","
+	    "\"apiVersion\":\"v1\"},\"Source\":{\"component\":\"kubelet\",\"host\":\"node 1\"},"
+	    "\"FirstOccurrenceTimestamp\":\"2024-03-05T07:01:00Z\","
+	    "\"LastOccurrenceTimestamp\":\"2024-03-05T23:59:59Z\",\"Message\":\"Back-off \\\"x\\\"\\nline 2, "
+	    "a=b\",\"Reason\":\"BackOff\",\"Type\":\"Warning\",\"EventTags\":{\"cluster_name\":\"c\","
+	    "\"eventID\":\"e-uid-1\",\"hostname\":\"node "
+	    "1\",\"pod_id\":\"pod-uid\",\"pod_name\":\"web-1\"}}\n");
 	sink_destroy(s);
 
 	s = make("elasticsearch:http://127.0.0.1:1?data_stream=logs-k8s-events");
 	CHECK(s);
 	buf_reset(&b);
 	CHECK_INT(s->type->render(s, &ev, &b, NULL, 0), 0);
-	CHECK(str_starts(buf_str(&b), "logs-k8s-events e-uid-1-4711\n{\"@timestamp\":\"2024-03-05T23:59:59Z\","
-	                              "\"Count\":7,"));
+	CHECK(str_starts(buf_str(&b),
+	                 "logs-k8s-events e-uid-1-4711\n{\"@timestamp\":\"2024-03-05T23:59:59Z\","
+	                 "\"Count\":7,"));
 	sink_destroy(s);
 	buf_free(&b);
 	event_free(&ev);
@@ -188,10 +195,11 @@ static void es_bad_parameters(void)
 	CHECK(!sink_create("elasticsearch:http://h:9200?write_alias=a&data_stream=b", 0, 30000, NULL, err,
 	                   sizeof err));
 	struct buf unknown = BUF_INIT(1024);
-	struct sink *s = sink_create("elasticsearch:?nodes=http://a:9200/&nodes=https://b:9200&ver=6&sniff=false"
-	                             "&healthCheck=false&startupHealthcheckTimeout=1&maxRetries=3&bulkWorkers=3"
-	                             "&pipeline=p&bogus=1",
-	                             0, 30000, &unknown, err, sizeof err);
+	struct sink *s =
+	    sink_create("elasticsearch:?nodes=http://a:9200/&nodes=https://b:9200&ver=6&sniff=false"
+	                "&healthCheck=false&startupHealthcheckTimeout=1&maxRetries=3&bulkWorkers=3"
+	                "&pipeline=p&bogus=1",
+	                0, 30000, &unknown, err, sizeof err);
 	CHECK(s);
 	CHECK_STR(buf_str(&unknown), "bogus");
 	CHECK_INT(s->cfg.concurrency, 3);
@@ -218,11 +226,12 @@ static void es_bulk_verdicts(void)
 	CHECK_INT(s->type->classify(s, NULL, &r, &b, why, sizeof why, &ra), DELIVERY_OK);
 	CHECK_INT(v[0], DELIVERY_UNSET);
 
-	r = reply(200, "{\"errors\":true,\"items\":[{\"create\":{\"status\":201}},{\"create\":{\"status\":429,"
-	               "\"error\":{\"type\":\"es_rejected_execution_exception\",\"reason\":\"queue full\"}}},"
-	               "{\"create\":{\"status\":409,\"error\":{\"type\":\"version_conflict_engine_exception\"}}},"
-	               "{\"create\":{\"status\":400,\"error\":{\"type\":\"mapper_parsing_exception\","
-	               "\"reason\":\"failed to parse\"}}}]}");
+	r = reply(200,
+	          "{\"errors\":true,\"items\":[{\"create\":{\"status\":201}},{\"create\":{\"status\":429,"
+	          "\"error\":{\"type\":\"es_rejected_execution_exception\",\"reason\":\"queue full\"}}},"
+	          "{\"create\":{\"status\":409,\"error\":{\"type\":\"version_conflict_engine_exception\"}}},"
+	          "{\"create\":{\"status\":400,\"error\":{\"type\":\"mapper_parsing_exception\","
+	          "\"reason\":\"failed to parse\"}}}]}");
 	CHECK_INT(s->type->classify(s, NULL, &r, &b, why, sizeof why, &ra), DELIVERY_OK);
 	CHECK_INT(v[0], DELIVERY_OK);
 	CHECK_INT(v[1], DELIVERY_RETRY);
@@ -252,12 +261,8 @@ static void es_bulk_verdicts(void)
 }
 
 const struct test_case test_datasinks[] = {
-	TEST(line_protocol_escaping),
-	TEST(influx_points_like_upstream),
-	TEST(influx_bad_parameters),
-	TEST(influx_write_verdicts),
-	TEST(es_documents_like_upstream),
-	TEST(es_bad_parameters),
-	TEST(es_bulk_verdicts),
-	TEST_END,
+	TEST(line_protocol_escaping),     TEST(influx_points_like_upstream),
+	TEST(influx_bad_parameters),      TEST(influx_write_verdicts),
+	TEST(es_documents_like_upstream), TEST(es_bad_parameters),
+	TEST(es_bulk_verdicts),           TEST_END,
 };
