@@ -189,22 +189,34 @@ def data_sink_burst(kind, n, sink_uri_fmt, timeout=120):
             if rc == 2 and "Sink not recognized" in text:
                 raise SinkNotRecognized(text.strip().splitlines()[-1])
             raise RuntimeError(f"{kind}: kube-eventer exited with {rc}:\n{text[-2000:]}")
+        # The input ends with the burst, as a relist or a replayed file does: the last partial
+        # batch goes out at once instead of after flush_interval. VmHWM is sampled until exit.
+        hwm = [0]
+
+        def sample():
+            while ke.poll() is None:
+                try:
+                    hwm[0] = max(hwm[0], rss_kib(ke.pid)[1])
+                except (OSError, KeyError, ValueError):
+                    break
+                time.sleep(0.01)
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
         t0 = time.time_ns()
         ke.stdin.write(data)
-        ke.stdin.flush()
+        ke.stdin.close()
         st["done"].wait(timeout)
         if st["total"] < n:
             raise RuntimeError(f"{kind}: the datahole counted {st['total']} of {n} events within {timeout} s\n"
                                f"{''.join(err)[-2000:]}")
-        _, hwm = rss_kib(ke.pid)
-        ke.stdin.close()
         killer = threading.Timer(60, ke.kill)  # bounded: a binary that does not exit is killed
         killer.start()
         try:
             _, cpu = run_wait(ke)
         finally:
             killer.cancel()
-        return n / ((st["last_ns"] - t0) / 1e9), cpu, hwm
+        sampler.join(1)
+        return n / ((st["last_ns"] - t0) / 1e9), cpu, hwm[0]
     finally:
         if ke is not None and ke.returncode is None and ke.poll() is None:
             ke.kill()

@@ -67,6 +67,11 @@ int buf_puts(struct buf *b, const char *s)
 
 int buf_putc(struct buf *b, char c)
 {
+	if (b->len + 2 <= b->cap) { /* room for c and the NUL; cap <= max + 1 keeps the ceiling */
+		b->data[b->len++] = c;
+		b->data[b->len] = '\0';
+		return 0;
+	}
 	return buf_append(b, &c, 1);
 }
 
@@ -207,33 +212,38 @@ toolong:
 	return -1;
 }
 
+/* A newline and depth spaces. */
+static void indent_line(struct buf *b, size_t depth)
+{
+	static const char spaces[] = "\n                                ";
+	buf_append(b, spaces, 1);
+	for (size_t k = depth; k;) {
+		size_t m = MIN(k, sizeof spaces - 2);
+		buf_append(b, spaces + 1, m);
+		k -= m;
+	}
+}
+
 int buf_json_indent(struct buf *b, const char *json, size_t n)
 {
 	size_t depth = 0;
-	bool in_str = false, esc = false, open = false;
-	for (size_t i = 0; i < n; i++) {
+	bool open = false; /* just after '{' or '[' */
+	for (size_t i = 0; i < n;) {
 		char c = json[i];
-		if (in_str) {
-			buf_putc(b, c);
-			if (esc)
-				esc = false;
-			else if (c == '\\')
-				esc = true;
-			else if (c == '"')
-				in_str = false;
-			continue;
-		}
 		if (open && c != '}' && c != ']') { /* the first member of a non-empty {} or [] */
 			open = false;
-			buf_putc(b, '\n');
-			for (size_t k = 0; k < depth; k++)
-				buf_putc(b, ' ');
+			indent_line(b, depth);
+		}
+		if (c == '"') { /* a string, escapes and all, in one piece */
+			size_t j = i + 1;
+			while (j < n && json[j] != '"')
+				j += json[j] == '\\' ? 2 : 1;
+			j = MIN(j + 1, n);
+			buf_append(b, json + i, j - i);
+			i = j;
+			continue;
 		}
 		switch (c) {
-		case '"':
-			in_str = true;
-			buf_putc(b, c);
-			break;
 		case '{':
 		case '[':
 			buf_putc(b, c);
@@ -243,27 +253,27 @@ int buf_json_indent(struct buf *b, const char *json, size_t n)
 		case '}':
 		case ']':
 			depth--;
-			if (!open) {
-				buf_putc(b, '\n');
-				for (size_t k = 0; k < depth; k++)
-					buf_putc(b, ' ');
-			}
+			if (!open)
+				indent_line(b, depth);
 			open = false;
 			buf_putc(b, c);
 			break;
 		case ',':
 			buf_putc(b, c);
-			buf_putc(b, '\n');
-			for (size_t k = 0; k < depth; k++)
-				buf_putc(b, ' ');
+			indent_line(b, depth);
 			break;
 		case ':':
-			buf_putc(b, c);
-			buf_putc(b, ' ');
+			buf_append(b, ": ", 2);
 			break;
-		default:
-			buf_putc(b, c);
+		default: { /* a number, true, false or null */
+			size_t j = i + strcspn(json + i, ",:{}[]\"");
+			j = MIN(MAX(j, i + 1), n);
+			buf_append(b, json + i, j - i);
+			i = j;
+			continue;
 		}
+		}
+		i++;
 	}
 	return b->overflow ? -1 : 0;
 }

@@ -52,28 +52,30 @@ struct influx {
 int lp_escape(struct buf *b, const char *s, enum lp_part part)
 {
 	const char *special = part == LP_STRING ? "\"\\" : part == LP_KEY ? ", =" : ", ";
-	for (const char *p = s; *p; p++) {
+	const char *stop = part == LP_STRING ? "\"\\" : part == LP_KEY ? ", =\\\n" : ", \\\n";
+	for (const char *p = s; *p;) {
+		size_t plain = strcspn(p, stop);
+		buf_append(b, p, plain);
+		p += plain;
+		if (!*p)
+			break;
 		char c = *p;
-		if (part != LP_STRING) {
-			if (c == '\\') {
-				/* InfluxDB reads a backslash and the byte after it as one:
-				 * a run of them before an escaped byte or the end would
-				 * swallow the escape or the separator */
-				size_t run = strspn(p, "\\");
-				if (!p[run] || p[run] == '\n' || strchr(special, p[run]))
-					p += run - 1;
-				else {
-					buf_append(b, p, run);
-					p += run - 1;
-				}
-				continue;
-			}
-			if (c == '\n')
-				c = ' '; /* it would end the line */
+		if (c == '\\' && part != LP_STRING) {
+			/* InfluxDB reads a backslash and the byte after it as one: a run of
+			 * them before an escaped byte or the end would swallow the escape
+			 * or the separator */
+			size_t run = strspn(p, "\\");
+			if (p[run] && p[run] != '\n' && !strchr(special, p[run]))
+				buf_append(b, p, run);
+			p += run;
+			continue;
 		}
+		if (c == '\n')
+			c = ' '; /* (not in a string) it would end the line */
 		if (strchr(special, c))
 			buf_putc(b, '\\');
 		buf_putc(b, c);
+		p++;
 	}
 	return b->overflow ? -1 : 0;
 }
