@@ -186,21 +186,36 @@ static void counter(struct buf *b, const char *name, const char *help, unsigned 
 	buf_printf(b, "%s %llu\n", name, v);
 }
 
+typedef unsigned long long (*sink_value)(const struct sink *s);
+
+#define SINK_VALUE(name, expr)                                                                               \
+	static unsigned long long name(const struct sink *s)                                                 \
+	{                                                                                                    \
+		return (unsigned long long)(expr);                                                           \
+	}
+SINK_VALUE(matched, s->stats.matched)
+SINK_VALUE(suppressed, s->stats.suppressed)
+SINK_VALUE(sent, s->stats.sent)
+SINK_VALUE(failed, s->stats.failed)
+SINK_VALUE(retried, s->stats.retried)
+SINK_VALUE(dropped, s->stats.dropped)
+SINK_VALUE(render_errors, s->stats.render_errors)
+SINK_VALUE(queue_length, s->qlen)
+SINK_VALUE(queue_bytes, s->qbytes)
+SINK_VALUE(in_flight, s->inflight_items)
+
 static void per_sink(struct buf *b, const struct metrics_view *v, const char *name, const char *type,
-                     const char *help, size_t off, bool is_size)
+                     const char *help, sink_value value)
 {
 	header(b, name, type, help);
 	for (size_t i = 0; i < v->nsinks; i++) {
 		const struct sink *s = v->sinks[i];
-		unsigned long long x = is_size
-		                           ? (unsigned long long)(off == 0 ? s->qlen : s->qbytes)
-		                           : *(const uint64_t *)(const void *)((const char *)&s->stats + off);
 		buf_puts(b, name);
 		buf_puts(b, "{sink=\"");
 		label(b, s->name);
 		buf_puts(b, "\",type=\"");
 		label(b, s->type->name);
-		buf_printf(b, "\"} %llu\n", x);
+		buf_printf(b, "\"} %llu\n", value(s));
 	}
 }
 
@@ -266,21 +281,19 @@ void metrics_render(struct buf *out, const struct metrics_view *v)
 		counter(out, "eventer_seen_evictions_total", "Remembered events evicted.",
 		        seen_evictions(v->seen));
 	}
-#define SO(f) offsetof(struct sink_stats, f)
 	per_sink(out, v, "eventer_sink_matched_total", "counter", "Events that passed the sink's filters.",
-	         SO(matched), false);
+	         matched);
 	per_sink(out, v, "eventer_sink_suppressed_total", "counter",
-	         "Repeated events held back by repeat_interval.", SO(suppressed), false);
-	per_sink(out, v, "eventer_sink_sent_total", "counter", "Messages delivered.", SO(sent), false);
+	         "Repeated events held back by repeat_interval.", suppressed);
+	per_sink(out, v, "eventer_sink_sent_total", "counter", "Items delivered.", sent);
 	per_sink(out, v, "eventer_sink_failed_total", "counter",
-	         "Messages dropped after a permanent error or exhausted retries.", SO(failed), false);
-	per_sink(out, v, "eventer_sink_retried_total", "counter", "Delivery attempts retried.", SO(retried),
-	         false);
-	per_sink(out, v, "eventer_sink_dropped_total", "counter",
-	         "Messages dropped because the queue was full.", SO(dropped), false);
-	per_sink(out, v, "eventer_sink_render_errors_total", "counter",
-	         "Events the template could not render.", SO(render_errors), false);
-	per_sink(out, v, "eventer_sink_queue_length", "gauge", "Messages waiting.", 0, true);
-	per_sink(out, v, "eventer_sink_queue_bytes", "gauge", "Bytes waiting.", 1, true);
-#undef SO
+	         "Items dropped after a permanent error or exhausted retries.", failed);
+	per_sink(out, v, "eventer_sink_retried_total", "counter", "Items sent again.", retried);
+	per_sink(out, v, "eventer_sink_dropped_total", "counter", "Items dropped because the queue was full.",
+	         dropped);
+	per_sink(out, v, "eventer_sink_render_errors_total", "counter", "Events the sink could not render.",
+	         render_errors);
+	per_sink(out, v, "eventer_sink_queue_length", "gauge", "Items waiting.", queue_length);
+	per_sink(out, v, "eventer_sink_queue_bytes", "gauge", "Bytes waiting.", queue_bytes);
+	per_sink(out, v, "eventer_sink_in_flight", "gauge", "Items in requests not answered yet.", in_flight);
 }

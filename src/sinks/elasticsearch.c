@@ -63,6 +63,7 @@ struct es {
 
 	/* setup work beside the batches: the version probe, then each new index */
 	struct http_req *side;
+	struct buf side_body; /* its body: http.c borrows it until the answer */
 	struct loop_timer retry;
 	unsigned failures;
 	char setup_index[INDEX_MAX + 1];
@@ -265,6 +266,7 @@ static void on_setup(void *ctx, const struct http_response *r)
 	struct es *e = ctx;
 	struct sink *s = e->sink;
 	e->side = NULL;
+	buf_free(&e->side_body);
 	if (!e->major) { /* GET / */
 		if (r->error || r->status >= 500 || r->status == 429 || r->status == 408) {
 			setup_failed(e, "reading the server version", r);
@@ -336,7 +338,7 @@ static const char *node(struct es *e)
 static void setup_next(struct es *e)
 {
 	struct http_request q = { 0 };
-	struct buf url = BUF_INIT(4096), body = BUF_INIT(4096);
+	struct buf url = BUF_INIT(4096), *body = &e->side_body;
 	const char *headers[2];
 	if (e->side)
 		return;
@@ -355,17 +357,18 @@ static void setup_next(struct es *e)
 	} else {
 		q.method = "POST";
 		buf_puts(&url, "/_aliases");
-		buf_printf(&body, "{\"actions\":[{\"add\":{\"index\":\"%s\",\"alias\":\"%s-events\"}}]}",
+		buf_init(body, 4096);
+		buf_printf(body, "{\"actions\":[{\"add\":{\"index\":\"%s\",\"alias\":\"%s-events\"}}]}",
 		           e->setup_index, e->index);
 		headers[q.nheaders++] = "Content-Type: application/json";
-		q.body = body.data;
-		q.body_len = body.len;
+		q.body = body->data;
+		q.body_len = body->len;
 	}
 	q.url = buf_str(&url);
 	e->side = sink_http_start(e->sink, &q, on_setup, e);
 	buf_free(&url);
-	buf_free(&body);
 	if (!e->side) {
+		buf_free(&e->side_body);
 		struct http_response r = { .error = 1, .error_text = "cannot start the request", .body = "" };
 		setup_failed(e, "setup", &r);
 	}
@@ -590,6 +593,7 @@ static void destroy(struct sink *s)
 		return;
 	if (e->side)
 		http_cancel(s->http, e->side);
+	buf_free(&e->side_body);
 	if (s->loop)
 		loop_timer_disarm(s->loop, &e->retry);
 	for (size_t i = 0; i < e->nnodes; i++)
