@@ -189,6 +189,23 @@ def test_https_with_a_ca(t):
     check("k8s2" not in db.databases())
 
 
+def test_token_for_the_v1_api_of_influxdb_2(t):
+    """InfluxDB 2/3 take v1 writes with "Authorization: Token"; they cannot CREATE DATABASE."""
+    from receivers import Recorder, Response
+    with Recorder(default=Response(204)) as r:
+        tok = t.secret("tok-InfluxDB2-0123456789")
+        _run = t.run_ke("--source=file:-", "--healthz-port=0", "--flush-timeout=20s",
+                        f"--sink=influxdb:{r.url}?db=bucket&rp=autogen&token={tok}",
+                        stdin=event_list(_events(3, "v2")).encode(), timeout=60)
+        eq(_run[0], 0, _run[2][-2000:])
+        reqs = r.requests
+        eq([(q.method, q.path) for q in reqs], [("POST", "/write")], "no /query: no CREATE DATABASE")
+        eq(reqs[0].params, {"db": ["bucket"], "rp": ["autogen"], "precision": ["ns"]})
+        eq(reqs[0].header("authorization"), f"Token {tok}")
+        eq(reqs[0].body.count(b"log/events,"), 3, "three points in one request")
+        check(tok not in _run[2])
+
+
 def test_bad_uris_exit_2(t):
     for uri, what in (("influxdb:ftp://h:8086", "http://"), ("influxdb:http://h?retention=7%20days", "retention"),
                       ("influxdb:http://h?withfields=maybe", "withfields"),
