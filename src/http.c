@@ -648,7 +648,7 @@ struct http_req *http_start(struct http *h, const struct http_request *r, http_d
 	 * curl must not apply it again, nor read the environment per request */
 	curl_easy_setopt(e, CURLOPT_NOPROXY, "");
 
-	/* headers: ours first so that the caller's override them */
+	/* headers: the caller's, then ours (no "Expect: 100-continue", no form Content-Type default) */
 	struct curl_slist *hl = NULL;
 	bool has_ct = false;
 	for (size_t i = 0; i < r->nheaders; i++) {
