@@ -99,12 +99,17 @@ $(B)/fuzz/%: tests/fuzz/%.c tests/fuzz/replay.c $(B)/libke.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) tests/fuzz/$*.c tests/fuzz/replay.c $(B)/libke.a $(LIBS) -o $@
 
-# Test tools (e.g. yaml2json for checking configs/ from Python).
+# Test tools (e.g. yaml2json for checking configs/ from Python; netprobe drives net.c).
+$(B)/tools/netprobe: tests/tools/netprobe.c $(B)/libke.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $^ $(LIBS) -o $@
+
 $(B)/tools/%: tests/tools/%.c $(B)/deps.mk
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $< -lyaml -o $@
 
-unit: $(B)/unit-tests $(FUZZ_SRCS:tests/fuzz/%.c=$(B)/fuzz/%) $(B)/kube-eventer $(B)/tools/yaml2json
+unit: $(B)/unit-tests $(FUZZ_SRCS:tests/fuzz/%.c=$(B)/fuzz/%) $(B)/kube-eventer $(B)/tools/yaml2json \
+      $(B)/tools/netprobe
 
 test:
 	@scripts/test.sh
