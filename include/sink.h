@@ -144,6 +144,7 @@ struct sink_type {
 struct sink_stats {
 	uint64_t matched;    /* events that passed the filters */
 	uint64_t suppressed; /* repeats held back by repeat_interval */
+	uint64_t trailers;   /* trailing messages: the last count held back, sent when the interval ended */
 	uint64_t enqueued;
 	uint64_t sent;
 	uint64_t failed; /* dropped after a non-retryable answer or retries exhausted */
@@ -201,8 +202,12 @@ struct sink {
 	struct loop_timer wake;
 	int64_t overflow_logged_ms;
 	uint64_t overflow_since_log;
-	bool stopping; /* flush partial batches now */
-	bool kicking;  /* inside sink_kick: completions do not re-enter it */
+	struct trailer *trailers; /* repeats held back by repeat_interval, sent when it ends */
+	size_t ntrailers;
+	struct loop_timer trailer_timer;
+	struct seen *seen; /* (borrowed, from sink_offer) */
+	bool stopping;     /* flush partial batches now */
+	bool kicking;      /* inside sink_kick: completions do not re-enter it */
 };
 
 /*

@@ -195,6 +195,7 @@ typedef unsigned long long (*sink_value)(const struct sink *s);
 	}
 SINK_VALUE(matched, s->stats.matched)
 SINK_VALUE(suppressed, s->stats.suppressed)
+SINK_VALUE(trailers, s->stats.trailers)
 SINK_VALUE(sent, s->stats.sent)
 SINK_VALUE(failed, s->stats.failed)
 SINK_VALUE(retried, s->stats.retried)
@@ -285,6 +286,8 @@ void metrics_render(struct buf *out, const struct metrics_view *v)
 	         matched);
 	per_sink(out, v, "eventer_sink_suppressed_total", "counter",
 	         "Repeated events held back by repeat_interval.", suppressed);
+	per_sink(out, v, "eventer_sink_trailing_total", "counter",
+	         "Trailing messages: the last count held back, sent when repeat_interval ended.", trailers);
 	per_sink(out, v, "eventer_sink_sent_total", "counter", "Items delivered.", sent);
 	per_sink(out, v, "eventer_sink_failed_total", "counter",
 	         "Items dropped after a permanent error or exhausted retries.", failed);
