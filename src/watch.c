@@ -384,9 +384,16 @@ static void request(struct watch *w, enum phase ph)
 	w->req_started_ms = w->last_byte_ms = now_mono_ms();
 	w->paused = false; /* a new request starts unpaused */
 
-	if (kube_prepare(w->kube, buf_str(&path), &w->kr, err, sizeof err) < 0) {
+	int pr = kube_prepare(w->kube, buf_str(&path), &w->kr, err, sizeof err);
+	if (pr != 0) {
 		buf_free(&path);
-		fail(w, err, -1);
+		if (pr < 0) {
+			fail(w, err, -1);
+		} else { /* credentials on their way: ask again shortly, no error */
+			w->resume = ph;
+			w->phase = PH_WAIT;
+			loop_timer_arm(w->loop, &w->retry, KUBE_PENDING_RETRY_MS);
+		}
 		return;
 	}
 	buf_free(&path);

@@ -239,6 +239,32 @@ def test_exec_credential_plugin(t):
         eq(names(k), [u])
 
 
+def test_a_slow_exec_plugin_does_not_block_the_loop(t):
+    """The plugin takes seconds (a cloud CLI refreshing SSO): meanwhile the process answers
+    /healthz, and the watch starts once the token is in."""
+    with KubeAPI(pki()) as api:
+        running = t.path("running")
+        release = t.path("release")
+        plugin = t.write("plugin.sh", f"#!/bin/sh\ntouch {running}\n"
+                         f"i=0; while [ ! -e {release} ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done\n"
+                         "echo '{\"apiVersion\":\"client.authentication.k8s.io/v1\","
+                         "\"kind\":\"ExecCredential\",\"status\":{\"token\":\"slow-tok-3\"}}'\n", mode=0o755)
+        kc = kubeconfig(t, api, exec_cmd=plugin)
+        api.set_tokens({t.secret("slow-tok-3")})
+        k = t.ke(f"--source=kubernetes:?inClusterConfig=false&auth={kc}",
+                 "--sink=stdout:?format=json&level=Normal&repeat_interval=0", "--healthz-ip=127.0.0.1",
+                 "--healthz-port=0")
+        wait_until(lambda: os.path.exists(running), 10, msg="the plugin started")
+        status, _ = k.get("/healthz", timeout=5)  # the plugin still waits for its release
+        eq(status, 200, "the loop answers while the plugin runs")
+        eq(api.open_watch_count(), 0)
+        open(release, "w").close()
+        api.wait_for(lambda: api.open_watch_count() == 1, 30, "the watch, with the plugin's token")
+        u = new(api)
+        wait_count(k, 1)
+        eq(names(k), [u])
+
+
 def test_failing_exec_plugin_keeps_the_token_and_backs_off(t):
     """The plugin works once, then fails: the token it gave (already due for renewal) stays in
     use, the failure is logged, and reconnects do not re-run the plugin each time."""
