@@ -33,8 +33,8 @@ struct kube;
 struct kube_req {
 	struct http_request http;
 	char url[4096];
-	char auth[8192]; /* "Authorization: Bearer ..." */
-	const char *headers[2];
+	char auth[8192];        /* "Authorization: Bearer ..." */
+	const char *headers[4]; /* kube_prepare fills two; a caller may add the rest */
 	char connect_to[600];
 };
 

@@ -151,6 +151,7 @@ struct sink_stats {
 	uint64_t retried;
 	uint64_t dropped; /* queue overflow */
 	uint64_t render_errors;
+	uint64_t handed_over; /* queued when leadership was lost: the new leader sends them */
 	int64_t last_sent_wall_ms;
 };
 
@@ -253,6 +254,12 @@ void sink_kick(struct sink *s);
  */
 bool sink_wants_pause(const struct sink *s);
 bool sink_allows_resume(const struct sink *s);
+
+/*
+ * Leadership lost: forget the queued items (the new leader delivers them),
+ * counted as handed over; requests in flight finish.
+ */
+void sink_discard(struct sink *s);
 
 /* Items queued or in flight. */
 size_t sink_pending(const struct sink *s);

@@ -454,6 +454,16 @@ bool sink_allows_resume(const struct sink *s)
 	return s->qlen <= MIN(low, s->cfg.queue_events / 4) || !drains_fast(s);
 }
 
+void sink_discard(struct sink *s)
+{
+	s->stats.handed_over += s->qlen;
+	msg_free_list(s->head);
+	s->head = s->tail = NULL;
+	s->qlen = s->qbytes = 0;
+	while (s->ntrailers)
+		remove_trailer(s, 0);
+}
+
 size_t sink_pending(const struct sink *s)
 {
 	return s->qlen + s->inflight_items;

@@ -433,6 +433,22 @@ void watch_start(struct watch *w)
 	request(w, PH_LIST_RV);
 }
 
+void watch_start_from(struct watch *w, const char *rv, int64_t since_wall_s)
+{
+	if (!rv || !*rv || strlen(rv) >= sizeof w->rv) {
+		watch_start(w);
+		return;
+	}
+	snprintf(w->rv, sizeof w->rv, "%s", rv);
+	w->start_wall_s = w->last_healthy_wall_s = since_wall_s;
+	request(w, PH_WATCH);
+}
+
+const char *watch_resource_version(const struct watch *w)
+{
+	return w->rv;
+}
+
 void watch_list_once(struct watch *w, int64_t since_wall_s, watch_done_cb done)
 {
 	w->since_wall_s = since_wall_s;
