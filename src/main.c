@@ -36,6 +36,7 @@
 
 #define SEEN_MAX 65536
 #define CM_WAIT_MS 10000
+#define RESUME_CHECK_MS 100 /* paused and no sink progressed: see whether one stopped draining fast */
 
 static struct app {
 	struct config cfg;
@@ -57,28 +58,51 @@ static struct app {
 	int exit_code;
 } app;
 
+static bool sinks_allow_resume(void)
+{
+	for (size_t i = 0; i < app.nsinks; i++)
+		if (!sink_allows_resume(app.sinks[i]))
+			return false;
+	return true;
+}
+
+/*
+ * Flow control. While paused, every progress of a sink checks whether all
+ * sinks are under their low-water mark again (on_sink_progress). A sink
+ * that stops draining fast lets the source go too, but no event says so:
+ * the check also runs after RESUME_CHECK_MS without any progress. Nothing
+ * polls, so a paused source costs no CPU however slow the sinks are.
+ */
 static void pause_source(bool pause)
 {
 	app.source_paused = pause;
+	/* before the source: resuming the watch may hand it events that pause it again */
+	if (pause)
+		loop_timer_arm(app.loop, &app.resume_timer, RESUME_CHECK_MS);
+	else
+		loop_timer_disarm(app.loop, &app.resume_timer);
 	if (app.watch)
 		watch_pause(app.watch, pause);
 	if (app.file)
 		filesrc_pause(app.file, pause);
-	if (pause)
-		loop_timer_arm(app.loop, &app.resume_timer, 2);
 }
 
-/* While paused: resume once no sink that drains fast is above its low-water mark. */
 static void on_resume_tick(struct loop *l, void *ctx)
 {
 	(void)ctx;
-	for (size_t i = 0; i < app.nsinks; i++) {
-		if (!sink_allows_resume(app.sinks[i])) {
-			loop_timer_arm(l, &app.resume_timer, 2);
-			return;
-		}
+	if (!sinks_allow_resume()) {
+		loop_timer_arm(l, &app.resume_timer, RESUME_CHECK_MS);
+		return;
 	}
 	pause_source(false);
+}
+
+/* A sink sent or finished messages (never inside an HTTP callback): resume from the loop. */
+static void on_sink_progress(struct sink *s)
+{
+	(void)s;
+	if (app.source_paused && !app.stopping)
+		loop_timer_arm(app.loop, &app.resume_timer, sinks_allow_resume() ? 0 : RESUME_CHECK_MS);
 }
 
 /* Every new or changed event from the source goes to every sink. */
@@ -343,6 +367,7 @@ int main(int argc, char **argv)
 	loop_timer_init(&app.start_timer, on_start_tick, NULL);
 	loop_timer_init(&app.stop_timer, on_stop_tick, NULL);
 	loop_timer_init(&app.resume_timer, on_resume_tick, NULL);
+	sink_progress_hook = on_sink_progress;
 	app.start_ms = now_mono_ms();
 
 	if (!app.cfg.once) {

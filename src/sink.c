@@ -298,10 +298,19 @@ static void flight_put(struct flight *f)
 	nfree_flights++;
 }
 
+void (*sink_progress_hook)(struct sink *s);
+
+static void progress(struct sink *s)
+{
+	if (sink_progress_hook)
+		sink_progress_hook(s);
+}
+
 static void on_wake(struct loop *l, void *ctx)
 {
 	(void)l;
 	sink_kick(ctx);
+	progress(ctx);
 }
 
 void sink_start(struct sink *s, struct loop *l, struct http *h)
@@ -474,6 +483,7 @@ static void on_done(void *ctx, const struct http_response *r)
 	flight_put(f);
 	finish(s, m, d, why, retry_after);
 	sink_kick(s);
+	progress(s);
 }
 
 static void finish(struct sink *s, struct msg *m, enum delivery d, const char *why, int64_t retry_after_ms)
