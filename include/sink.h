@@ -261,6 +261,14 @@ bool sink_allows_resume(const struct sink *s);
  */
 void sink_discard(struct sink *s);
 
+/*
+ * Set by the source's owner: called after the engine made progress on s's
+ * queue (a request finished, queued messages were sent or written), never
+ * from inside an HTTP callback, so that a paused source learns when to
+ * resume (sink_allows_resume) without polling.
+ */
+extern void (*sink_progress_hook)(struct sink *s);
+
 /* Items queued or in flight. */
 size_t sink_pending(const struct sink *s);
 

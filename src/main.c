@@ -37,6 +37,7 @@
 
 #define SEEN_MAX 65536
 #define CM_WAIT_MS 10000
+#define RESUME_CHECK_MS 100 /* paused and no sink progressed: see whether one stopped draining fast */
 
 static struct app {
 	struct config cfg;
@@ -51,7 +52,7 @@ static struct app {
 	struct health *health;
 	struct lease *lease; /* --leader-elect */
 	int sigfd;
-	struct loop_timer start_timer, stop_timer, resume_timer, progress_timer;
+	struct loop_timer start_timer, stop_timer, resume_timer, handover_timer;
 	bool source_paused;
 	int64_t start_ms, stop_deadline_ms;
 	bool stopping;
@@ -59,28 +60,51 @@ static struct app {
 	int exit_code;
 } app;
 
+static bool sinks_allow_resume(void)
+{
+	for (size_t i = 0; i < app.nsinks; i++)
+		if (!sink_allows_resume(app.sinks[i]))
+			return false;
+	return true;
+}
+
+/*
+ * Flow control. While paused, every progress of a sink checks whether all
+ * sinks are under their low-water mark again (on_sink_progress). A sink
+ * that stops draining fast lets the source go too, but no event says so:
+ * the check also runs after RESUME_CHECK_MS without any progress. Nothing
+ * polls, so a paused source costs no CPU however slow the sinks are.
+ */
 static void pause_source(bool pause)
 {
 	app.source_paused = pause;
+	/* before the source: resuming the watch may hand it events that pause it again */
+	if (pause)
+		loop_timer_arm(app.loop, &app.resume_timer, RESUME_CHECK_MS);
+	else
+		loop_timer_disarm(app.loop, &app.resume_timer);
 	if (app.watch)
 		watch_pause(app.watch, pause);
 	if (app.file)
 		filesrc_pause(app.file, pause);
-	if (pause)
-		loop_timer_arm(app.loop, &app.resume_timer, 2);
 }
 
-/* While paused: resume once no sink that drains fast is above its low-water mark. */
 static void on_resume_tick(struct loop *l, void *ctx)
 {
 	(void)ctx;
-	for (size_t i = 0; i < app.nsinks; i++) {
-		if (!sink_allows_resume(app.sinks[i])) {
-			loop_timer_arm(l, &app.resume_timer, 2);
-			return;
-		}
+	if (!sinks_allow_resume()) {
+		loop_timer_arm(l, &app.resume_timer, RESUME_CHECK_MS);
+		return;
 	}
 	pause_source(false);
+}
+
+/* A sink sent or finished messages (never inside an HTTP callback): resume from the loop. */
+static void on_sink_progress(struct sink *s)
+{
+	(void)s;
+	if (app.source_paused && !app.stopping)
+		loop_timer_arm(app.loop, &app.resume_timer, sinks_allow_resume() ? 0 : RESUME_CHECK_MS);
 }
 
 /* Every new or changed event from the source goes to every sink. */
@@ -111,19 +135,19 @@ static bool pending(void)
  * has reached is delivered: that is what the next renewal records for a
  * successor to resume from.
  */
-#define PROGRESS_MS 1000
+#define HANDOVER_MS 1000
 
-static void note_progress(void)
+static void note_handover(void)
 {
 	if (app.lease && !pending() && watch_resource_version(app.watch)[0])
 		lease_note_progress(app.lease, watch_resource_version(app.watch), now_wall_ms() / 1000);
 }
 
-static void on_progress_tick(struct loop *l, void *ctx)
+static void on_handover_tick(struct loop *l, void *ctx)
 {
 	(void)ctx;
-	note_progress();
-	loop_timer_arm(l, &app.progress_timer, PROGRESS_MS);
+	note_handover();
+	loop_timer_arm(l, &app.handover_timer, HANDOVER_MS);
 }
 
 static void on_leadership(void *ctx, bool leader, const char *rv, int64_t since_wall_s)
@@ -136,12 +160,12 @@ static void on_leadership(void *ctx, bool leader, const char *rv, int64_t since_
 			log_info("resuming the watch where the previous leader left off (resourceVersion %s)",
 			         rv);
 		watch_start_from(app.watch, rv, since_wall_s);
-		loop_timer_arm(app.loop, &app.progress_timer, PROGRESS_MS);
+		loop_timer_arm(app.loop, &app.handover_timer, HANDOVER_MS);
 		return;
 	}
 	/* never two leaders sending: stop watching, and leave what waits to the new leader */
 	watch_stop(app.watch);
-	loop_timer_disarm(app.loop, &app.progress_timer);
+	loop_timer_disarm(app.loop, &app.handover_timer);
 	if (app.source_paused)
 		pause_source(false);
 	for (size_t i = 0; i < app.nsinks; i++)
@@ -162,7 +186,7 @@ static void on_stop_tick(struct loop *l, void *ctx)
 			log_warn("flush timeout: leaving with undelivered messages");
 		if (app.lease && lease_is_leader(app.lease)) {
 			/* hand over at once: the next leader resumes from what was delivered */
-			note_progress();
+			note_handover();
 			lease_release(app.lease, on_released, l);
 			return;
 		}
@@ -181,7 +205,7 @@ static void begin_stop(const char *why)
 	if (app.watch)
 		watch_stop(app.watch);
 	loop_timer_disarm(app.loop, &app.resume_timer);
-	loop_timer_disarm(app.loop, &app.progress_timer);
+	loop_timer_disarm(app.loop, &app.handover_timer);
 	if (app.file)
 		filesrc_pause(app.file, true);
 	for (size_t i = 0; i < app.nsinks; i++)
@@ -452,7 +476,8 @@ int main(int argc, char **argv)
 	loop_timer_init(&app.start_timer, on_start_tick, NULL);
 	loop_timer_init(&app.stop_timer, on_stop_tick, NULL);
 	loop_timer_init(&app.resume_timer, on_resume_tick, NULL);
-	loop_timer_init(&app.progress_timer, on_progress_tick, NULL);
+	loop_timer_init(&app.handover_timer, on_handover_tick, NULL);
+	sink_progress_hook = on_sink_progress;
 	app.start_ms = now_mono_ms();
 
 	if (!app.cfg.once) {

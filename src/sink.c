@@ -404,10 +404,19 @@ static void flight_cancel(struct sink *s, struct flight *f)
 	flight_put(f);
 }
 
+void (*sink_progress_hook)(struct sink *s);
+
+static void progress(struct sink *s)
+{
+	if (sink_progress_hook)
+		sink_progress_hook(s);
+}
+
 static void on_wake(struct loop *l, void *ctx)
 {
 	(void)l;
 	sink_kick(ctx);
+	progress(ctx);
 }
 
 void sink_start(struct sink *s, struct loop *l, struct http *h)
@@ -873,8 +882,10 @@ void sink_batch_done(struct sink *s, struct sink_batch *b, enum delivery d, cons
 {
 	struct flight *f = (struct flight *)(void *)((char *)b - offsetof(struct flight, b));
 	settle(s, f, d, why, retry_after_ms);
-	if (!s->kicking)
+	if (!s->kicking) {
 		sink_kick(s);
+		progress(s);
+	}
 }
 
 int sink_batch_concat(const struct sink_batch *b, struct buf *out)
