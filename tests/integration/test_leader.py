@@ -32,7 +32,10 @@ def leader_of(api):
 
 
 def wait_leader(api, token, timeout=20):
-    return wait_until(lambda: leader_of(api).startswith(f"pod-{token}_"), timeout, msg=f"pod-{token} leading")
+    """Until pod-<token> holds the lease and its watch is open (events from before are not alerted)."""
+    wait_until(lambda: leader_of(api).startswith(f"pod-{token}_"), timeout, msg=f"pod-{token} leading")
+    api.wait_for(lambda: any(r.get("token") == token for r in api.watch_requests()) and
+                 api.open_watch_count() >= 1, timeout, f"pod-{token}'s watch")
 
 
 def add(api, tag, n):
