@@ -284,7 +284,7 @@ void metrics_render(struct buf *out, const struct metrics_view *v)
 	per_sink(out, v, "eventer_sink_matched_total", "counter", "Events that passed the sink's filters.",
 	         matched);
 	per_sink(out, v, "eventer_sink_suppressed_total", "counter",
-	         "Repeated events held back by repeat_interval.", suppressed);
+	         "Events held back: repeats (repeat_interval), events sampled out (samplerate).", suppressed);
 	per_sink(out, v, "eventer_sink_sent_total", "counter", "Items delivered.", sent);
 	per_sink(out, v, "eventer_sink_failed_total", "counter",
 	         "Items dropped after a permanent error or exhausted retries.", failed);
