@@ -105,6 +105,7 @@ struct sink_type {
 	const char *name;
 	bool ns_from_event;           /* namespaces filter on the Event's own namespace */
 	bool data;                    /* a data sink: see the defaults in sink.c */
+	bool whole_event;             /* render reads ev->json: events keep their JSON (event_keep_json) */
 	unsigned default_concurrency; /* 0 = 4 */
 	const char *default_rate;     /* e.g. "20/1m" for robots, NULL = unlimited */
 	unsigned default_batch;       /* items per request; 0 = 1 (no batching) */

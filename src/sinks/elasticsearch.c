@@ -597,6 +597,7 @@ static void destroy(struct sink *s)
 const struct sink_type sink_elasticsearch = {
 	.name = "elasticsearch",
 	.data = true,
+	.whole_event = true,
 	.default_batch = 500,
 	.max_response = 4 << 20,
 	.create = create,
