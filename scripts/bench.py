@@ -141,7 +141,8 @@ class SinkNotRecognized(Exception):
 
 
 DATA_SINKS = (("influxdb", "influxdb:http://127.0.0.1:{port}?db=k8s"),
-              ("elasticsearch", "elasticsearch:http://127.0.0.1:{port}?index=heapster"))
+              ("elasticsearch", "elasticsearch:http://127.0.0.1:{port}?index=heapster"),
+              ("honeycomb", "honeycomb:?apihost=http://127.0.0.1:{port}&writekey=bench&dataset=heapster"))
 
 
 def datahole(n, timeout):

@@ -383,8 +383,8 @@ static int make_sinks(struct buf *errors, bool report_unknown)
 			r = -1;
 		} else {
 			app.sinks[app.nsinks++] = s;
-			if (s->type->data)
-				event_keep_json(true); /* they store the whole Event */
+			if (s->type->whole_event)
+				event_keep_json(true); /* it stores the whole Event */
 			if (unknown.len && report_unknown)
 				printf("sink %s: unknown parameter(s) ignored: %s\n", s->name,
 				       buf_str(&unknown));

@@ -290,7 +290,7 @@ void metrics_render(struct buf *out, const struct metrics_view *v)
 	per_sink(out, v, "eventer_sink_matched_total", "counter", "Events that passed the sink's filters.",
 	         matched);
 	per_sink(out, v, "eventer_sink_suppressed_total", "counter",
-	         "Repeated events held back by repeat_interval.", suppressed);
+	         "Events held back: repeats (repeat_interval), events sampled out (samplerate).", suppressed);
 	per_sink(out, v, "eventer_sink_trailing_total", "counter",
 	         "Trailing messages: the last count held back, sent when repeat_interval ended.", trailers);
 	per_sink(out, v, "eventer_sink_sent_total", "counter", "Items delivered.", sent);

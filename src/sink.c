@@ -25,6 +25,7 @@
 #define TRAILERS_MAX 256              /* trailing messages waiting per sink */
 #define LATER_MS 1000                 /* a transport not ready: look again after */
 #define FAST_MS 200                   /* "draining fast": a success this recently (+ its RTT) */
+#define ITEM_LOG_MAX 3                /* item errors logged per request */
 
 /* --- typed parameters ----------------------------------------------------- */
 
@@ -221,7 +222,7 @@ static struct sink *create(const struct sink_type *t, struct uri *u, size_t inde
 
 	e[0] = '\0';
 	if (parse_common(s, u, max_flush_ms, e, sizeof e) < 0 || t->create(s, u, e, sizeof e) < 0) {
-		snprintf(err, errlen, "%s", e);
+		snprintf(err, errlen, "%s: %s", t->name, e); /* "honeycomb: writekey: missing" */
 		sink_destroy(s);
 		return NULL;
 	}
@@ -497,14 +498,19 @@ static void wake_in(struct sink *s, int64_t delay)
 		loop_timer_arm(s->loop, &s->wake, delay);
 }
 
-/* The event rendered into a new item, or NULL (a render error, logged and counted). */
+/* The event rendered into a new item, or NULL (held back by the type, or a render error: counted). */
 static struct msg *render_msg(struct sink *s, const struct event *ev)
 {
 	static struct buf body = BUF_INIT(0);
 	char err[256] = "";
 	body.max = s->cfg.max_body;
 	buf_reset(&body);
-	if (s->type->render(s, ev, &body, err, sizeof err) < 0 || body.overflow) {
+	int rendered = s->type->render(s, ev, &body, err, sizeof err);
+	if (rendered > 0) { /* held back by the type (sampled out) */
+		s->stats.suppressed++;
+		return NULL;
+	}
+	if (rendered < 0 || body.overflow) {
 		s->stats.render_errors++;
 		log_warn("sink %s: cannot render event %s/%s: %s", s->name, ev->namespace, ev->name,
 		         err[0] ? err : "too large");
@@ -1008,6 +1014,20 @@ int64_t sink_too_fast_ms(const struct sink *s)
 	return s->cfg.rate_period_ms ? s->cfg.rate_period_ms : 60000;
 }
 
+enum delivery sink_status_verdict(long status)
+{
+	if (status >= 200 && status < 300)
+		return DELIVERY_OK;
+	if (status == 408 || status == 429 || status >= 500)
+		return DELIVERY_RETRY;
+	return DELIVERY_DROP;
+}
+
+long sink_status_number(double v)
+{
+	return v >= 100 && v < 1000 ? (long)v : 0;
+}
+
 bool sink_http_failed(const struct http_response *r, enum delivery *d, char *why, size_t n)
 {
 	if (r->error) {
@@ -1015,18 +1035,25 @@ bool sink_http_failed(const struct http_response *r, enum delivery *d, char *why
 		*d = DELIVERY_RETRY;
 		return true;
 	}
-	if (r->status == 408 || r->status == 429 || r->status >= 500) {
+	*d = sink_status_verdict(r->status);
+	if (*d == DELIVERY_RETRY)
 		snprintf(why, n, "HTTP %ld", r->status);
-		*d = DELIVERY_RETRY;
-		return true;
-	}
-	if (r->status < 200 || r->status >= 300) {
+	else if (*d == DELIVERY_DROP)
 		snprintf(why, n, "HTTP %ld: %.120s", r->status, r->body ? r->body : "");
-		*d = DELIVERY_DROP;
-		return true;
-	}
-	*d = DELIVERY_OK;
-	return false;
+	return *d != DELIVERY_OK;
+}
+
+void sink_item_result(struct sink *s, struct sink_batch *b, unsigned i, enum delivery v, long status,
+                      const char *type, const char *reason, struct sink_items *it, char *why, size_t n)
+{
+	b->verdict[i] = (signed char)v;
+	if (v == DELIVERY_OK)
+		return;
+	if (!it->failed++)
+		snprintf(why, n, "%s HTTP %ld %.120s", it->what, status, *type ? type : reason);
+	if (v == DELIVERY_DROP && it->logged++ < ITEM_LOG_MAX)
+		log_warn("sink %s: dropped %s: HTTP %ld%s%s: %.200s", s->name, b->items[i]->label, status,
+		         *type ? " " : "", type, reason);
 }
 
 void sink_list_types(struct buf *out)
