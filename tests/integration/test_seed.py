@@ -37,6 +37,8 @@ def run_seed(t, api, wecom, proxy):
     k = t.ke(f"--source=kubernetes:?inClusterConfig=false&auth={kc}", *sinks, "--healthz-port=0", "-v=2",
              env=env)
     api.wait_for(lambda: api.open_watch_count() == 1, 15, "the event watch (after the templates)")
+    # a template whose first fetch failed (a busy machine) does not hold start-up: wait for all three
+    wait_until(lambda: k.count_log("using the template from ConfigMap") >= 3, 30, msg="the three templates")
     return k, keys
 
 
