@@ -40,6 +40,7 @@ struct lease {
 	char observed[512]; /* holder + renewTime + transitions: "changed?" */
 	int64_t observed_ms;
 	int transitions;
+	int64_t record_duration_ms; /* the holder's leaseDurationSeconds */
 	char acquire_time[40];
 	char prev_rv[RV_MAX]; /* the handover record in the annotations */
 	int64_t prev_at;
@@ -246,6 +247,10 @@ static int take_record(struct lease *le, const char *json, size_t len)
 	snprintf(le->acquire_time, sizeof le->acquire_time, "%s", str_of(spec, "acquireTime"));
 	const cJSON *tr = cJSON_GetObjectItemCaseSensitive(spec, "leaseTransitions");
 	le->transitions = cJSON_IsNumber(tr) ? tr->valueint : 0;
+	const cJSON *dur = cJSON_GetObjectItemCaseSensitive(spec, "leaseDurationSeconds");
+	le->record_duration_ms = cJSON_IsNumber(dur) && dur->valuedouble > 0 && dur->valuedouble < 86400
+	                             ? (int64_t)dur->valuedouble * 1000
+	                             : le->duration_ms;
 	snprintf(le->prev_rv, sizeof le->prev_rv, "%s", str_of(ann, LEASE_ANN_RV));
 	struct ktime at = { 0, 0 };
 	ktime_parse(str_of(ann, LEASE_ANN_AT), &at);
@@ -305,7 +310,8 @@ static void on_done(void *ctx, const struct http_response *r)
 			return;
 		}
 		bool ours = strcmp(le->holder, le->identity) == 0;
-		bool valid = le->holder[0] && now_mono_ms() - le->observed_ms < le->duration_ms;
+		/* the holder's own duration counts, as in client-go */
+		bool valid = le->holder[0] && now_mono_ms() - le->observed_ms < le->record_duration_ms;
 		if (!ours && valid) {
 			set_leader(le, false); /* (we may have lost it without noticing) */
 			schedule(le, le->retry_ms);
