@@ -22,6 +22,7 @@
 #define KE_LEASE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct loop;
@@ -53,6 +54,21 @@ bool lease_is_leader(const struct lease *le);
 /* The last error, for logs and /healthz ("" when none). */
 const char *lease_last_error(const struct lease *le);
 void lease_free(struct lease *le);
+
+/* A Lease object as the API server returns it: what the election reads of it. */
+struct lease_record {
+	char rv[128];          /* metadata.resourceVersion */
+	char holder[256];      /* spec.holderIdentity */
+	char renew_time[40];   /* spec.renewTime, as sent */
+	char acquire_time[40]; /* spec.acquireTime, as sent */
+	int transitions;       /* spec.leaseTransitions */
+	int64_t duration_s;    /* spec.leaseDurationSeconds (0: absent or absurd) */
+	char handover_rv[128]; /* the handover record in the annotations */
+	int64_t handover_wall_s;
+};
+
+/* Decode a Lease (JSON). 0, or -1 when it is not one (no resourceVersion). */
+int lease_decode(const char *json, size_t len, struct lease_record *out);
 
 /* Annotations of the handover record. */
 #define LEASE_ANN_RV "kube-eventer/resource-version"

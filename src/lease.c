@@ -17,7 +17,7 @@
 #include "uri.h"
 #include "util.h"
 
-#define RV_MAX 128
+#define RV_MAX 128 /* as struct lease_record */
 
 enum op { OP_NONE, OP_GET, OP_CREATE, OP_UPDATE, OP_RELEASE };
 
@@ -230,38 +230,56 @@ static const char *str_of(const cJSON *o, const char *key)
 	return cJSON_IsString(v) ? v->valuestring : "";
 }
 
-/* Take in the Lease the server sent. 0, or -1 when it is not one. */
-static int take_record(struct lease *le, const char *json, size_t len)
+int lease_decode(const char *json, size_t len, struct lease_record *out)
 {
+	memset(out, 0, sizeof *out);
 	cJSON *root = cJSON_ParseWithLength(json, len);
 	const cJSON *md = cJSON_GetObjectItemCaseSensitive(root, "metadata");
 	const cJSON *spec = cJSON_GetObjectItemCaseSensitive(root, "spec");
 	const cJSON *ann = cJSON_GetObjectItemCaseSensitive(md, "annotations");
-	if (!cJSON_IsObject(md) || !str_of(md, "resourceVersion")[0]) {
-		cJSON_Delete(root);
-		return -1;
-	}
-	le->exists = true;
-	snprintf(le->rv, sizeof le->rv, "%s", str_of(md, "resourceVersion"));
-	snprintf(le->holder, sizeof le->holder, "%s", str_of(spec, "holderIdentity"));
-	snprintf(le->acquire_time, sizeof le->acquire_time, "%s", str_of(spec, "acquireTime"));
+	int r = -1;
+	if (!cJSON_IsObject(md) || !str_of(md, "resourceVersion")[0])
+		goto out;
+	snprintf(out->rv, sizeof out->rv, "%s", str_of(md, "resourceVersion"));
+	snprintf(out->holder, sizeof out->holder, "%s", str_of(spec, "holderIdentity"));
+	snprintf(out->renew_time, sizeof out->renew_time, "%s", str_of(spec, "renewTime"));
+	snprintf(out->acquire_time, sizeof out->acquire_time, "%s", str_of(spec, "acquireTime"));
 	const cJSON *tr = cJSON_GetObjectItemCaseSensitive(spec, "leaseTransitions");
-	le->transitions = cJSON_IsNumber(tr) ? tr->valueint : 0;
+	out->transitions =
+	    cJSON_IsNumber(tr) && tr->valuedouble >= 0 && tr->valuedouble < 1e9 ? tr->valueint : 0;
 	const cJSON *dur = cJSON_GetObjectItemCaseSensitive(spec, "leaseDurationSeconds");
-	le->record_duration_ms = cJSON_IsNumber(dur) && dur->valuedouble > 0 && dur->valuedouble < 86400
-	                             ? (int64_t)dur->valuedouble * 1000
-	                             : le->duration_ms;
-	snprintf(le->prev_rv, sizeof le->prev_rv, "%s", str_of(ann, LEASE_ANN_RV));
+	if (cJSON_IsNumber(dur) && dur->valuedouble > 0 && dur->valuedouble < 86400)
+		out->duration_s = (int64_t)dur->valuedouble;
+	snprintf(out->handover_rv, sizeof out->handover_rv, "%s", str_of(ann, LEASE_ANN_RV));
 	struct ktime at = { 0, 0 };
-	ktime_parse(str_of(ann, LEASE_ANN_AT), &at);
-	le->prev_at = at.sec;
+	if (ktime_parse(str_of(ann, LEASE_ANN_AT), &at) == 0)
+		out->handover_wall_s = at.sec;
+	r = 0;
+out:
+	cJSON_Delete(root);
+	return r;
+}
+
+/* Take in the Lease the server sent. 0, or -1 when it is not one. */
+static int take_record(struct lease *le, const char *json, size_t len)
+{
+	struct lease_record rec;
+	if (lease_decode(json, len, &rec) < 0)
+		return -1;
+	le->exists = true;
+	memcpy(le->rv, rec.rv, sizeof le->rv);
+	memcpy(le->holder, rec.holder, sizeof le->holder);
+	memcpy(le->acquire_time, rec.acquire_time, sizeof le->acquire_time);
+	le->transitions = rec.transitions;
+	le->record_duration_ms = rec.duration_s ? rec.duration_s * 1000 : le->duration_ms;
+	memcpy(le->prev_rv, rec.handover_rv, sizeof le->prev_rv);
+	le->prev_at = rec.handover_wall_s;
 	char seen[512];
-	snprintf(seen, sizeof seen, "%s|%s|%d", le->holder, str_of(spec, "renewTime"), le->transitions);
+	snprintf(seen, sizeof seen, "%s|%s|%d", rec.holder, rec.renew_time, rec.transitions);
 	if (strcmp(seen, le->observed) != 0) { /* it changed: its lease counts from now, by our clock */
 		snprintf(le->observed, sizeof le->observed, "%s", seen);
 		le->observed_ms = now_mono_ms();
 	}
-	cJSON_Delete(root);
 	return 0;
 }
 
