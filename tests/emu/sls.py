@@ -325,3 +325,335 @@ def sign_vector():
     auth, canon = sign_v4(v["method"], v["path"], v["query"], v["headers"], v["headers"]["x-log-content-sha256"],
                           v["region"], v["ak"], v["secret"])
     return auth, canon
+
+
+# --------------------------------------------------------------------------------------
+# the service
+# --------------------------------------------------------------------------------------
+def _iso(t):
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+
+
+def _request_id():
+    return os.urandom(12).hex().upper()
+
+
+class _Refuse(Exception):
+    def __init__(self, status, code, message):
+        super().__init__(f"{status} {code}: {message}")
+        self.status, self.code, self.message = status, code, message
+
+
+class SLS(Recorder):
+    """The PutLogs side of Log Service.  See the module docstring."""
+
+    def __init__(self, keys=None, region="cn-hangzhou", *, projects=None, logstores=None, skew=SKEW, **kw):
+        self.keys = dict(keys or {})          # long-lived: {ak: secret}
+        self.sts = {}                          # temporary: {ak: (secret, token, expires_at)}
+        self.region = region
+        self.projects = set(projects) if projects else None
+        self.logstores = set(logstores) if logstores else None
+        self.skew = skew
+        self._lock = threading.Lock()
+        self._logs = []
+        self._puts = []
+        self._faults = []                      # [status, code, message, remaining]
+        self._refusers = []                    # (pred, status, code)
+        self._logs_cv = threading.Condition(self._lock)
+        super().__init__(**kw)
+
+    # --- programming ------------------------------------------------------------------
+    def add_sts(self, ak, secret, token, expires_at):
+        with self._lock:
+            self.sts[ak] = (secret, token, expires_at)
+
+    def fail_next(self, n, status=503, code="ServerBusy", message="The server is busy, please try again later."):
+        """The next n PutLogs that pass every check are refused with this error (nothing stored)."""
+        with self._lock:
+            self._faults.append([status, code, message, n])
+
+    def refuse_logs_if(self, pred, status=400, code="PostBodyInvalid", message="a log in the group is invalid"):
+        """A LogGroup holding a log for which pred({key: value}) is true is refused whole."""
+        with self._lock:
+            self._refusers.append((pred, status, code, message))
+
+    def down(self):
+        self.stop()
+
+    def up(self):
+        self.start()
+        return self
+
+    # --- inspection ---------------------------------------------------------------------
+    def logs(self, project=None, logstore=None):
+        with self._lock:
+            return [dict(x) for x in self._logs
+                    if (project is None or x["project"] == project) and (logstore is None or x["logstore"] == logstore)]
+
+    def requests_seen(self):
+        with self._lock:
+            return [dict(p) for p in self._puts]
+
+    def wait_logs(self, n, timeout=30.0):
+        end = time.monotonic() + timeout
+        with self._logs_cv:
+            while len(self._logs) < n:
+                left = end - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"SLS: {len(self._logs)} log(s) after {timeout}s, wanted {n}")
+                self._logs_cv.wait(min(left, 0.25))
+            return [dict(x) for x in self._logs]
+
+    # --- the handler ----------------------------------------------------------------------
+    def handle(self, req):
+        rec = {"t": time.monotonic(), "status": 200, "code": "", "project": None, "logstore": None, "n_logs": 0,
+               "raw_size": None, "body_size": len(req.body), "headers": dict(req.headers), "auth": None,
+               "ak": None, "token": req.headers.get("x-acs-security-token"), "path": req.path}
+        try:
+            logs = self._put_logs(req, rec)
+            with self._lock:
+                for f in self._faults:
+                    if f[3] > 0:
+                        f[3] -= 1
+                        raise _Refuse(f[0], f[1], f[2])
+                self._logs.extend(logs)
+                self._logs_cv.notify_all()
+            status, body = 200, b""
+        except _Refuse as e:
+            rec["status"], rec["code"], rec["message"] = e.status, e.code, e.message
+            status, body = e.status, {"errorCode": e.code, "errorMessage": e.message}
+        with self._lock:
+            self._puts.append(rec)
+        return Response(status, body, headers={"x-log-requestid": _request_id(), "Server": "sls-emulator"})
+
+    def _put_logs(self, req, rec):
+        parts = req.path.split("/")
+        if req.method != "POST" or len(parts) not in (3, 5) or parts[1] != "logstores" or \
+                (len(parts) == 5 and parts[3:] != ["shards", "lb"]):
+            raise _Refuse(404, "RequestPathNotFound" if req.method == "POST" else "MethodNotAllowed",
+                          f"{req.method} {req.path} is not a PutLogs path (this emulator knows only PutLogs)")
+        logstore = urllib.parse.unquote(parts[2])
+        host = req.headers.get("host", "")
+        if "." not in host:
+            raise _Refuse(400, "MissingHost", "Host must be <project>.<endpoint>")
+        project = host.split(".", 1)[0]
+        rec["project"], rec["logstore"] = project, logstore
+        h = req.headers
+        if "x-log-apiversion" not in h:
+            raise _Refuse(400, "MissingAPIVersion", "x-log-apiversion does not exist in http header")
+        if h["x-log-apiversion"] != "0.6.0":
+            raise _Refuse(400, "InvalidAPIVersion", f"x-log-apiversion {h['x-log-apiversion']} is unsupported")
+        if "x-log-bodyrawsize" not in h:
+            raise _Refuse(400, "MissingBodyRawSize", "x-log-bodyrawsize does not exist in header when it is necessary")
+        if not h["x-log-bodyrawsize"].isdigit():
+            raise _Refuse(400, "InvalidBodyRawSize", "x-log-bodyrawsize is invalid")
+        if h.get("content-type") != "application/x-protobuf":
+            raise _Refuse(415, "InvalidContentType", f"Content-Type {h.get('content-type')} is unsupported")
+        ct = h.get("x-log-compresstype")
+        if ct not in (None, "lz4"):
+            raise _Refuse(400, "InvalidCompressType", f"x-log-compresstype {ct} is unsupported")
+        self._check_auth(req, rec)
+        if self.projects is not None and project not in self.projects:
+            raise _Refuse(404, "ProjectNotExist", f"The Project does not exist : {project}")
+        if self.logstores is not None and logstore not in self.logstores:
+            raise _Refuse(404, "LogStoreNotExist", f"logstore {logstore} does not exist")
+        raw_size = int(h["x-log-bodyrawsize"])
+        rec["raw_size"] = raw_size
+        if raw_size > MAX_RAW:
+            raise _Refuse(413, "PostBodyTooLarge", f"body size {raw_size} must little than {MAX_RAW}")
+        raw = req.body
+        if ct == "lz4":
+            try:
+                raw = decompress_block(req.body, raw_size)
+            except ValueError as e:
+                raise _Refuse(400, "PostBodyUncompressError", f"cannot decompress the body: {e}")
+        if len(raw) != raw_size:
+            raise _Refuse(400, "PostBodyUncompressError" if ct else "InvalidBodyRawSize",
+                          f"the body is {len(raw)} bytes, x-log-bodyrawsize says {raw_size}")
+        try:
+            g = decode_log_group(raw)
+        except PBError as e:
+            raise _Refuse(400, "PostBodyInvalid", f"the LogGroup cannot be decoded: {e}")
+        rec["n_logs"] = len(g["logs"])
+        rec["group"] = {k: g[k] for k in ("topic", "source", "tags", "fields")}
+        if len(g["logs"]) > MAX_LOGS:
+            raise _Refuse(413, "PostBodyTooLarge", f"{len(g['logs'])} logs, at most {MAX_LOGS}")
+        out = []
+        with self._lock:
+            refusers = list(self._refusers)
+        for log in g["logs"]:
+            contents = dict(log["contents"])
+            if any(not k for k, _ in log["contents"]):
+                raise _Refuse(400, "InvalidKey", "a log content key is empty")
+            for pred, status, code, message in refusers:
+                if pred(contents):
+                    raise _Refuse(status, code, message)
+            out.append({"time": log["time"], "time_ns": log["time_ns"], "contents": contents,
+                        "keys": [k for k, _ in log["contents"]], "topic": g["topic"], "source": g["source"],
+                        "tags": g["tags"], "project": project, "logstore": logstore, "ak": rec["ak"]})
+        return out
+
+    def _secret_for(self, ak, token, rec):
+        with self._lock:
+            if ak in self.keys:
+                return self.keys[ak]
+            sts = self.sts.get(ak)
+        if sts is None:
+            raise _Refuse(401, "InvalidAccessKeyId", "The AccessKeyId is invalid.")
+        secret, want_token, expires_at = sts
+        if token != want_token:
+            raise _Refuse(401, "InvalidSecurityToken", "The security token you provided is invalid.")
+        if time.time() >= expires_at:
+            raise _Refuse(401, "SecurityTokenExpired", "The security token you provided has expired.")
+        return secret
+
+    def _check_auth(self, req, rec):
+        h = req.headers
+        auth = h.get("authorization", "")
+        named = dict(req.header_list)
+        query = {k: v[0] for k, v in req.params.items()}
+        if auth.startswith("SLS4-HMAC-SHA256 "):
+            rec["auth"] = "v4"
+            fields = dict(p.split("=", 1) for p in auth[len("SLS4-HMAC-SHA256 "):].split(",") if "=" in p)
+            cred = fields.get("Credential", "").split("/")
+            if len(cred) != 5 or cred[3:] != ["sls", "aliyun_v4_request"] or "Signature" not in fields:
+                raise _Refuse(401, "SignatureNotMatch", "malformed SLS4-HMAC-SHA256 Authorization")
+            ak, date, region = cred[0], cred[1], cred[2]
+            rec["ak"] = ak
+            dt = h.get("x-log-date", "")
+            try:
+                when = calendar.timegm(time.strptime(dt, "%Y%m%dT%H%M%SZ"))
+            except ValueError:
+                raise _Refuse(400, "InvalidRequestTime", f"x-log-date {dt!r} is not YYYYMMDDTHHMMSSZ")
+            if abs(time.time() - when) > self.skew:
+                raise _Refuse(400, "RequestTimeExpired", f"Request time {dt} has been expired")
+            if date != dt[:8] or region != self.region:
+                raise _Refuse(401, "SignatureNotMatch", f"the credential scope {date}/{region} does not match")
+            sha = hashlib.sha256(req.body).hexdigest()
+            if h.get("x-log-content-sha256") != sha:
+                raise _Refuse(400, "InvalidContentSha256", "x-log-content-sha256 is not the SHA-256 of the body")
+            secret = self._secret_for(ak, h.get("x-acs-security-token"), rec)
+            want, _ = sign_v4(req.method, req.path, query, named, sha, self.region, ak, secret)
+            if not hmac.compare_digest(want, auth):
+                raise _Refuse(401, "SignatureNotMatch", "Signature not matched.")
+        elif auth.startswith("LOG "):
+            rec["auth"] = "v1"
+            ak, _, sig = auth[4:].partition(":")
+            rec["ak"] = ak
+            import email.utils
+            try:
+                when = email.utils.parsedate_to_datetime(h.get("date", "")).timestamp()
+            except (TypeError, ValueError):
+                raise _Refuse(400, "InvalidDateFormat", f"Date {h.get('date')!r} must follow RFC822")
+            if abs(time.time() - when) > self.skew:
+                raise _Refuse(400, "RequestTimeExpired", f"Request time {h.get('date')} has been expired")
+            md5 = hashlib.md5(req.body).hexdigest().upper()
+            if h.get("content-md5") != md5:
+                raise _Refuse(400, "InvalidContentMd5", "Content-MD5 is not the MD5 of the body")
+            if h.get("x-log-signaturemethod") != "hmac-sha1":
+                raise _Refuse(400, "InvalidSignatureMethod", "x-log-signaturemethod must be hmac-sha1")
+            secret = self._secret_for(ak, h.get("x-acs-security-token"), rec)
+            resource = req.path + ("?" + "&".join(f"{k}={v}" for k, v in sorted(query.items())) if query else "")
+            want = sign_v1(req.method, resource, named, secret, ak, md5, h.get("content-type", ""))
+            if not hmac.compare_digest(want, auth):
+                raise _Refuse(401, "SignatureNotMatch", "Signature not matched.")
+        else:
+            raise _Refuse(401, "Unauthorized", "no Authorization header")
+
+
+# --------------------------------------------------------------------------------------
+# credentials: the ECS metadata service, ACK's token-config file
+# --------------------------------------------------------------------------------------
+class Metadata(Recorder):
+    """ECS instance metadata: region-id and RAM role credentials (see the module docstring)."""
+
+    def __init__(self, region="cn-hangzhou", role="KubeEventerRole", ttl=3600, imds_v2="optional", sls=None, **kw):
+        self.region, self.role, self.ttl, self.imds_v2 = region, role, ttl, imds_v2
+        self.sls = list(sls or [])
+        self.issued = []               # every (ak, secret, token, expires_at) handed out
+        self.tokens = set()
+        self._mlock = threading.Lock()
+        super().__init__(**kw)
+
+    @property
+    def creds(self):
+        with self._mlock:
+            return self.issued[-1] if self.issued else None
+
+    def issue(self):
+        n = len(self.issued) + 1
+        c = (f"STS.NK{n:04d}{os.urandom(4).hex()}", f"sec-{os.urandom(12).hex()}",
+             f"CAIS{os.urandom(24).hex()}", time.time() + self.ttl)
+        with self._mlock:
+            self.issued.append(c)
+        for s in self.sls:
+            s.add_sts(*c)
+        return c
+
+    def handle(self, req):
+        if req.method == "PUT" and req.path == "/latest/api/token":
+            if self.imds_v2 == "off":
+                return Response(404, "Not Found")
+            if "x-aliyun-ecs-metadata-token-ttl-seconds" not in req.headers:
+                return Response(400, "X-aliyun-ecs-metadata-token-ttl-seconds is required")
+            tok = os.urandom(16).hex()
+            with self._mlock:
+                self.tokens.add(tok)
+            return Response(200, tok, headers={"Content-Type": "text/plain"})
+        if req.method != "GET":
+            return Response(405, "Method Not Allowed")
+        if self.imds_v2 == "required" and req.headers.get("x-aliyun-ecs-metadata-token") not in self.tokens:
+            return Response(401, "Unauthorized")
+        if req.path == "/latest/meta-data/region-id":
+            return Response(200, self.region, headers={"Content-Type": "text/plain"})
+        base = "/latest/meta-data/ram/security-credentials/"
+        if req.path == base:
+            return Response(200, self.role, headers={"Content-Type": "text/plain"}) if self.role \
+                else Response(404, "Not Found")
+        if self.role and req.path == base + self.role:
+            ak, secret, token, exp = self.issue()
+            return Response(200, {"AccessKeyId": ak, "AccessKeySecret": secret, "SecurityToken": token,
+                                  "Expiration": _iso(exp), "LastUpdated": _iso(time.time()), "Code": "Success"})
+        return Response(404, "Not Found")
+
+
+def _encrypt(plain, keyring):
+    """base64(IV || AES-CBC(keyring, PKCS#5 padded plain)) by the openssl CLI."""
+    iv = os.urandom(16)
+    cipher = {16: "aes-128-cbc", 24: "aes-192-cbc", 32: "aes-256-cbc"}[len(keyring)]
+    ct = subprocess.run(["openssl", "enc", "-" + cipher, "-K", keyring.encode().hex(), "-iv", iv.hex()],
+                        input=plain.encode(), capture_output=True, check=True).stdout
+    return base64.b64encode(iv + ct).decode()
+
+
+def token_config(path, keyring, ak, secret, token, expires_at):
+    """Write ACK's token-config file (atomically, as a rotating addon would)."""
+    doc = {"access.key.id": _encrypt(ak, keyring), "access.key.secret": _encrypt(secret, keyring),
+           "security.token": _encrypt(token, keyring), "expiration": _iso(expires_at), "keyring": keyring}
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(doc, f)
+    os.replace(tmp, path)
+
+
+def main(argv):
+    if "--sign-vector" in argv:
+        auth, canon = sign_vector()
+        print(json.dumps(SIGN_VECTOR, indent=1))
+        print(canon)
+        print(auth)
+        return 0
+    import signal
+    s = SLS(keys={"AKID": "secret"})
+    print(json.dumps({"url": s.url, "pid": os.getpid(), "keys": s.keys, "region": s.region}), flush=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    stop.wait()
+    s.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+    sys.exit(main(sys.argv[1:]))
