@@ -46,8 +46,8 @@ struct http_request {
 	size_t max_body;            /* buffered response ceiling; 0 = 64 KiB */
 	const char *connect_to;     /* curl CONNECT_TO entry, e.g. tls-server-name */
 	struct http_tls tls;
-	const char *proxy; /* this proxy, whatever the environment says (kubeconfig proxy-url) */
-	bool no_proxy;     /* never use a proxy for this request */
+	const char *proxy;          /* this proxy, whatever the environment says (kubeconfig proxy-url) */
+	bool no_proxy;              /* never use a proxy for this request */
 	const char *capture_header; /* a response header to report (a request id), or NULL */
 };
 

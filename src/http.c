@@ -575,7 +575,8 @@ static void check_done(struct http *h)
 		r.body_len = q->resp.len;
 		r.body_truncated = q->truncated;
 		struct curl_header *hv;
-		if (q->capture[0] && curl_easy_header(q->easy, q->capture, 0, CURLH_HEADER, -1, &hv) == CURLHE_OK)
+		if (q->capture[0] &&
+		    curl_easy_header(q->easy, q->capture, 0, CURLH_HEADER, -1, &hv) == CURLHE_OK)
 			snprintf(q->captured, sizeof q->captured, "%s", hv->value);
 		r.captured = q->captured;
 		if (code == CURLE_WRITE_ERROR && q->truncated)

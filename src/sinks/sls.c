@@ -321,6 +321,10 @@ static int create(struct sink *s, struct uri *u, char *err, size_t errlen)
 	}
 	if (parse_labels(x, u, err, errlen) < 0 || parse_endpoint(x, u, err, errlen) < 0)
 		return -1;
+	if (!x->region && x->region_hint) { /* before asking the metadata service */
+		x->region = x->region_hint;
+		x->region_hint = NULL;
+	}
 
 	const char *meta = getenv("KE_SLS_METADATA_URL");
 	if (!meta || !*meta)
@@ -589,14 +593,8 @@ static void setup_next(struct sls *x)
 		return;
 	loop_timer_disarm(s->loop, &x->timer);
 	if (needs_region(x) && !x->region) {
-		if (x->region_hint) {
-			x->region = x->region_hint;
-			x->region_hint = NULL;
-			log_info("sink %s: region %s (from the sink URL's host)", s->name, x->region);
-		} else {
-			metadata(x, STEP_REGION);
-			return;
-		}
+		metadata(x, STEP_REGION);
+		return;
 	}
 	if (!x->pair &&
 	    (!x->creds.id || (x->refresh_at_ms && wall >= x->refresh_at_ms) || !creds_ok(x, wall))) {

@@ -19,6 +19,9 @@
 
 #include "buf.h"
 #include "crypto.h"
+#include "event.h"
+#include "http.h"
+#include "sink.h"
 #include "sinks/sls.h"
 #include "test.h"
 
@@ -338,6 +341,363 @@ static void error_replies(void)
 	CHECK_STR(msg, "");
 }
 
+/* --- the sink through its type's table ------------------------------------------------ */
+
+static const char event_json[] =
+    "{\"kind\":\"Event\",\"apiVersion\":\"v1\",\"metadata\":{\"name\":\"web-1.17b\",\"namespace\":\"shop\","
+    "\"uid\":\"e-uid-1\",\"resourceVersion\":\"4711\",\"creationTimestamp\":\"2024-03-05T07:00:00Z\"},"
+    "\"involvedObject\":{\"kind\":\"Pod\",\"namespace\":\"shop\",\"name\":\"web-1\",\"uid\":\"pod-uid\","
+    "\"apiVersion\":\"v1\"},\"reason\":\"BackOff\",\"message\":\"Back-off <x> & \\\"y\\\"\","
+    "\"source\":{\"component\":\"kubelet\",\"host\":\"node 1\"},\"firstTimestamp\":\"2024-03-05T07:01:00Z\","
+    "\"lastTimestamp\":\"2024-03-05T23:59:59Z\",\"count\":7,\"type\":\"Warning\",\"eventTime\":null}";
+
+static struct sink *make(const char *uri)
+{
+	char err[256];
+	struct sink *s = sink_create(uri, 0, 30000, NULL, err, sizeof err);
+	if (!s)
+		printf("#   %s: %s\n", uri, err);
+	return s;
+}
+
+static int decode(struct event *ev)
+{
+	char err[128];
+	event_keep_json(true);
+	int r = event_decode(event_json, strlen(event_json), ev, err, sizeof err);
+	event_keep_json(false);
+	return r;
+}
+
+/* A protobuf reader for the tests: the next field of [*p, end). 0, or -1 at the end / on bad input. */
+static int next_field(const unsigned char **p, const unsigned char *end, unsigned *field, uint64_t *v,
+                      const unsigned char **data)
+{
+	uint64_t key = 0, len = 0;
+	int shift = 0;
+	if (*p >= end)
+		return -1;
+	do
+		key |= (uint64_t)(**p & 0x7f) << shift, shift += 7;
+	while (*(*p)++ & 0x80 && *p < end);
+	*field = (unsigned)(key >> 3);
+	shift = 0;
+	do
+		len |= (uint64_t)(**p & 0x7f) << shift, shift += 7;
+	while (*(*p)++ & 0x80 && *p < end);
+	if ((key & 7) == 0) {
+		*v = len;
+		return 0;
+	}
+	if ((key & 7) != 2 || len > (uint64_t)(end - *p))
+		return -1;
+	*v = len;
+	*data = *p;
+	*p += len;
+	return 0;
+}
+
+/* The contents of one rendered item ("0A len Log"), as "key=value\n" lines, and its Time. */
+static int item_contents(const char *item, size_t n, struct buf *out, uint64_t *time)
+{
+	const unsigned char *p = (const unsigned char *)item, *end = p + n, *log, *c, *kv;
+	unsigned f;
+	uint64_t len;
+	if (next_field(&p, end, &f, &len, &log) < 0 || f != 1 || p != end)
+		return -1;
+	const unsigned char *lp = log, *lend = log + len;
+	while (next_field(&lp, lend, &f, &len, &c) == 0) {
+		if (f == 1) {
+			*time = len;
+			continue;
+		}
+		const unsigned char *cp = c, *cend = c + len;
+		for (int i = 0; i < 2; i++) {
+			if (next_field(&cp, cend, &f, &len, &kv) < 0 || f != (unsigned)i + 1)
+				return -1;
+			buf_append(out, kv, len);
+			buf_putc(out, i ? '\n' : '=');
+		}
+	}
+	return 0;
+}
+
+static void sls_logs_like_upstream(void)
+{
+	struct event ev;
+	CHECK_INT(decode(&ev), 0);
+	struct sink *s =
+	    make("sls:https://sls.aliyuncs.com?project=k8s-log&logStore=events&regionId=cn-hangzhou"
+	         "&accessKeyId=AK&accessKeySecret=SK&label=ClusterId,c-1&label=bad&label=Env,prod"
+	         "&label=ClusterId,c-2");
+	CHECK(s);
+	struct buf b = BUF_INIT(1 << 20), got = BUF_INIT(1 << 20);
+	CHECK_INT(s->type->render(s, &ev, &b, NULL, 0), 0);
+	uint64_t t = 0;
+	CHECK_INT(item_contents(b.data, b.len, &got, &t), 0);
+	CHECK_INT(t, 1709683199); /* lastTimestamp */
+	/* eventId: the whole event as Go's MarshalIndent(ev, "", " ") */
+	const char *want =
+	    "eventId={\n \"metadata\": {\n  \"name\": \"web-1.17b\",\n  \"namespace\": \"shop\",";
+	CHECK(str_starts(buf_str(&got), want));
+	/* (the shared event JSON keeps <>& as they are; Go writes \u003c \u003e \u0026: same value) */
+	CHECK(strstr(buf_str(&got), "\"message\": \"Back-off <x> & \\\"y\\\"\",\n"));
+	CHECK(str_ends(buf_str(&got),
+	               "\n \"eventTime\": null\n}\nhostname=node 1\nlevel=Warning\npod_id=pod-uid\n"
+	               "pod_name=web-1\nClusterId=c-2\nEnv=prod\n"));
+	sink_destroy(s);
+
+	/* event_id=uid: the uid, and the compact event under "event"; no pod keys for a Node */
+	s = make(
+	    "sls:?project=p&logStore=l&regionId=cn-hangzhou&accessKeyId=AK&accessKeySecret=SK&event_id=uid");
+	CHECK(s);
+	ev.involved.kind = "Node";
+	buf_reset(&b);
+	buf_reset(&got);
+	CHECK_INT(s->type->render(s, &ev, &b, NULL, 0), 0);
+	CHECK_INT(item_contents(b.data, b.len, &got, &t), 0);
+	CHECK(str_starts(buf_str(&got), "eventId=e-uid-1\nevent={\"metadata\":{\"name\":\"web-1.17b\","));
+	CHECK(str_ends(buf_str(&got), "}\nhostname=node 1\nlevel=Warning\n"));
+	sink_destroy(s);
+	buf_free(&b);
+	buf_free(&got);
+	event_free(&ev);
+}
+
+static void sls_bad_parameters(void)
+{
+	static const struct {
+		const char *uri, *want;
+	} bad[] = {
+		{ "sls:?logStore=l", "project" },
+		{ "sls:?project=p", "logStore" },
+		{ "sls:?project=p.q&logStore=l", "project" },
+		{ "sls:?project=p&logStore=l/x", "logStore" },
+		{ "sls:?project=p&logStore=l&accessKeyId=AK", "accessKeySecret" },
+		{ "sls:?project=p&logStore=l&accessKeySecret=SK", "accessKeyId" },
+		{ "sls:?project=p&logStore=l&regionId=cn_hangzhou!", "regionId" },
+		{ "sls:?project=p&logStore=l&batch_size=5000", "batch_size" },
+		{ "sls:?project=p&logStore=l&batch_bytes=8388608", "batch_bytes" },
+		{ "sls:?project=p&logStore=l&event_id=both", "event_id" },
+		{ "sls:?project=p&logStore=l&sign_version=v2", "sign_version" },
+		{ "sls:ftp://10.0.0.1?project=p&logStore=l", "http" },
+	};
+	char err[256];
+	for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+		err[0] = '\0';
+		struct sink *s = sink_create(bad[i].uri, 0, 30000, NULL, err, sizeof err);
+		CHECK(!s);
+		if (!strstr(err, bad[i].want))
+			printf("#   %s: %s\n", bad[i].uri, err);
+		CHECK(strstr(err, bad[i].want));
+	}
+	/* upstream's: a bad internal= is ignored; defaults are SLS's own ceilings */
+	struct buf unknown = BUF_INIT(256);
+	struct sink *s = sink_create("sls:?project=p&logStore=l&internal=yes&topic=t&bogus=1", 0, 30000,
+	                             &unknown, err, sizeof err);
+	CHECK(s);
+	CHECK_STR(buf_str(&unknown), "bogus");
+	CHECK_INT(s->cfg.batch_items, 4096);
+	CHECK_INT(s->cfg.batch_bytes, 512 * 1024);
+	CHECK_INT(s->cfg.repeat_interval_s, 0);
+	sink_destroy(s);
+	buf_free(&unknown);
+}
+
+/* prepare() for a one-item batch of a ready sink (a key pair and a region): the request. */
+static int prepared(struct sink *s, struct sink_req *r, struct msg **m)
+{
+	struct event ev;
+	struct buf b = BUF_INIT(1 << 20);
+	char err[256];
+	if (decode(&ev) < 0 || s->type->render(s, &ev, &b, err, sizeof err) < 0)
+		return -1;
+	*m = xcalloc(1, sizeof **m + b.len + 1);
+	(*m)->len = (uint32_t)b.len;
+	memcpy((*m)->body, b.data, b.len);
+	buf_free(&b);
+	event_free(&ev);
+	static signed char v[1];
+	static struct msg *items[1];
+	items[0] = *m;
+	struct sink_batch batch = { items, 1, (*m)->len, v, NULL };
+	memset(r, 0, sizeof *r);
+	buf_init(&r->scratch, 1 << 20);
+	r->http.headers = r->headers;
+	return s->type->prepare(s, &batch, r, err, sizeof err);
+}
+
+static const char *header(const struct sink_req *r, const char *name)
+{
+	for (size_t i = 0; i < r->http.nheaders; i++)
+		if (strncmp(r->headers[i], name, strlen(name)) == 0 && r->headers[i][strlen(name)] == ':')
+			return r->headers[i] + strlen(name) + 2;
+	return NULL;
+}
+
+static void sls_endpoints_and_request(void)
+{
+	static const struct {
+		const char *uri, *env, *url, *host;
+	} cases[] = {
+		/* upstream's manifests: the URL host is a placeholder; the region decides (intranet by
+		   default) */
+		{ "sls:https://sls.aliyuncs.com?regionId=cn-hangzhou", NULL,
+		  "https://p.cn-hangzhou-intranet.log.aliyuncs.com/logstores/l",
+		  "p.cn-hangzhou-intranet.log.aliyuncs.com" },
+		{ "sls:https://cn-beijing.log.aliyuncs.com?regionId=cn-hangzhou&internal=false", NULL,
+		  "https://p.cn-hangzhou.log.aliyuncs.com/logstores/l", "p.cn-hangzhou.log.aliyuncs.com" },
+		/* ... and its region when none is given */
+		{ "sls:https://cn-shanghai-internal.log.aliyuncs.com?internal=false", NULL,
+		  "https://p.cn-shanghai.log.aliyuncs.com/logstores/l", "p.cn-shanghai.log.aliyuncs.com" },
+		/* SLS_ENDPOINT verbatim: no scheme is plain HTTP, as upstream */
+		{ "sls:?regionId=cn-hangzhou", "vpc-endpoint.example:8080",
+		  "http://p.vpc-endpoint.example:8080/logstores/l", "p.vpc-endpoint.example:8080" },
+		{ "sls:?regionId=cn-hangzhou", "https://sls.example/", "https://p.sls.example/logstores/l",
+		  "p.sls.example" },
+		/* a URL host of our own is the endpoint, beating SLS_ENDPOINT; an address is connected to as
+		   is */
+		{ "sls:https://log.corp.example?regionId=cn-hangzhou", "other.example",
+		  "https://p.log.corp.example/logstores/l", "p.log.corp.example" },
+		{ "sls:http://127.0.0.1:8080?regionId=cn-hangzhou", NULL, "http://127.0.0.1:8080/logstores/l",
+		  "p.127.0.0.1:8080" },
+	};
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+		char uri[512];
+		snprintf(uri, sizeof uri, "%s&project=p&logStore=l&accessKeyId=AK&accessKeySecret=SK",
+		         cases[i].uri);
+		if (cases[i].env)
+			setenv("SLS_ENDPOINT", cases[i].env, 1);
+		struct sink *s = make(uri);
+		unsetenv("SLS_ENDPOINT");
+		CHECK(s);
+		struct sink_req r;
+		struct msg *m = NULL;
+		CHECK_INT(prepared(s, &r, &m), 0);
+		CHECK_STR(r.http.url, cases[i].url);
+		CHECK_STR(header(&r, "Host"), cases[i].host);
+		if (i == 0) {
+			/* the body: the item and Topic/Source, as one LZ4 block; what the headers say of it
+			 */
+			char *raw = malloc(m->len + 64);
+			int n =
+			    LZ4_decompress_safe(r.scratch.data, raw, (int)r.scratch.len, (int)m->len + 64);
+			CHECK_INT(n, m->len + 4);
+			CHECK(memcmp(raw, m->body, m->len) == 0 &&
+			      memcmp(raw + m->len, "\x1a\x00\x22\x00", 4) == 0);
+			free(raw);
+			char num[32], sha[65];
+			snprintf(num, sizeof num, "%d", n);
+			CHECK_STR(header(&r, "x-log-bodyrawsize"), num);
+			CHECK_STR(header(&r, "x-log-content-sha256"),
+			          sha_hex(r.scratch.data, r.scratch.len, sha));
+			CHECK_STR(header(&r, "x-log-compresstype"), "lz4");
+			CHECK_STR(header(&r, "x-log-apiversion"), "0.6.0");
+			CHECK_STR(header(&r, "Content-Type"), "application/x-protobuf");
+			CHECK_STR(header(&r, "User-Agent"), "ack-kube-eventer");
+			CHECK(!header(&r, "x-acs-security-token"));
+			const char *date = header(&r, "x-log-date");
+			CHECK(date && strlen(date) == 16 && date[8] == 'T' && date[15] == 'Z');
+			char prefix[128];
+			snprintf(prefix, sizeof prefix,
+			         "SLS4-HMAC-SHA256 "
+			         "Credential=AK/%.8s/cn-hangzhou/sls/aliyun_v4_request,Signature=",
+			         date);
+			CHECK(str_starts(header(&r, "Authorization"), prefix));
+			CHECK_INT(strlen(header(&r, "Authorization")), strlen(prefix) + 64);
+			CHECK_STR(r.http.capture_header, "x-log-requestid");
+		}
+		free(m);
+		buf_free(&r.scratch);
+		sink_destroy(s);
+	}
+	/* v1: Date, Content-MD5, the signature method, "LOG ak:sig" */
+	struct sink *s = make("sls:?project=p&logStore=l&regionId=cn-hangzhou&accessKeyId=AK&accessKeySecret="
+	                      "SK&sign_version=v1");
+	CHECK(s);
+	struct sink_req r;
+	struct msg *m = NULL;
+	CHECK_INT(prepared(s, &r, &m), 0);
+	CHECK(str_starts(header(&r, "Authorization"), "LOG AK:"));
+	CHECK_INT(strlen(header(&r, "Content-MD5")), 32);
+	CHECK_STR(header(&r, "x-log-signaturemethod"), "hmac-sha1");
+	CHECK(str_ends(header(&r, "Date"), " GMT"));
+	CHECK(!header(&r, "x-log-date"));
+	free(m);
+	buf_free(&r.scratch);
+	sink_destroy(s);
+}
+
+static struct http_response reply(long status, const char *body, const char *rid)
+{
+	struct http_response r = { .status = status,
+		                   .body = body,
+		                   .body_len = strlen(body),
+		                   .retry_after_ms = -1,
+		                   .captured = rid };
+	return r;
+}
+
+static void sls_verdicts(void)
+{
+	struct sink *s =
+	    make("sls:?project=p&logStore=l&regionId=cn-hangzhou&accessKeyId=AK&accessKeySecret=Secret123");
+	CHECK(s);
+	struct msg *items[4] = { NULL };
+	signed char v[4];
+	struct sink_batch b = { items, 4, 0, v, NULL }, one = { items, 1, 0, v, NULL };
+	char why[256];
+	int64_t ra = -1;
+	static const struct {
+		long status;
+		const char *code;
+		int many, alone;
+	} cases[] = {
+		{ 200, NULL, DELIVERY_OK, DELIVERY_OK },
+		{ 503, "ServerBusy", DELIVERY_RETRY, DELIVERY_RETRY },
+		{ 500, "InternalServerError", DELIVERY_RETRY, DELIVERY_RETRY },
+		{ 403, "WriteQuotaExceed", DELIVERY_RETRY, DELIVERY_RETRY },
+		{ 403, "ShardWriteQuotaExceed", DELIVERY_RETRY, DELIVERY_RETRY },
+		{ 400, "RequestTimeExpired", DELIVERY_RETRY, DELIVERY_RETRY },
+		{ 401, "SignatureNotMatch", DELIVERY_DROP, DELIVERY_DROP },
+		{ 401, "Unauthorized", DELIVERY_DROP, DELIVERY_DROP },
+		{ 403, "ProjectForbidden", DELIVERY_DROP, DELIVERY_DROP },
+		{ 404, "LogStoreNotExist", DELIVERY_DROP, DELIVERY_DROP },
+		{ 400, "PostBodyInvalid", DELIVERY_SPLIT, DELIVERY_DROP },
+		{ 400, "InvalidKey", DELIVERY_SPLIT, DELIVERY_DROP },
+		{ 400, "InvalidAPIVersion", DELIVERY_DROP, DELIVERY_DROP },
+		{ 413, "PostBodyTooLarge", DELIVERY_SPLIT, DELIVERY_SPLIT },
+	};
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+		char body[256] = "";
+		if (cases[i].code)
+			snprintf(body, sizeof body,
+			         "{\"errorCode\":\"%s\",\"errorMessage\":\"no: Secret123\"}", cases[i].code);
+		struct http_response r = reply(cases[i].status, body, "5F0A1B2C3D");
+		memset(v, DELIVERY_UNSET, sizeof v);
+		int got = s->type->classify(s, NULL, &r, &b, why, sizeof why, &ra);
+		if (got != cases[i].many)
+			printf("#   HTTP %ld %s: %d\n", cases[i].status, cases[i].code, got);
+		CHECK_INT(got, cases[i].many);
+		CHECK_INT(s->type->classify(s, NULL, &r, &one, why, sizeof why, &ra), cases[i].alone);
+		if (cases[i].code) {
+			/* the server's code, message and request id; never the secret it may echo */
+			char want[160];
+			snprintf(want, sizeof want, "HTTP %ld %s: no: *** (request id 5F0A1B2C3D)",
+			         cases[i].status, cases[i].code);
+			CHECK_STR(why, want);
+		}
+	}
+	struct http_response r = reply(502, "<html>bad gateway</html>", "");
+	CHECK_INT(s->type->classify(s, NULL, &r, &b, why, sizeof why, &ra), DELIVERY_RETRY);
+	CHECK(strstr(why, "HTTP 502") && strstr(why, "bad gateway"));
+	r = reply(0, "", NULL);
+	r.error = 7;
+	r.error_text = "connection refused";
+	CHECK_INT(s->type->classify(s, NULL, &r, &b, why, sizeof why, &ra), DELIVERY_RETRY);
+	sink_destroy(s);
+}
+
 const struct test_case test_sls[] = {
 	TEST(sign_v4_sdk_vectors),
 	TEST(percent_encoding_like_go),
@@ -348,5 +708,9 @@ const struct test_case test_sls[] = {
 	TEST(token_config_file),
 	TEST(role_credentials),
 	TEST(error_replies),
+	TEST(sls_logs_like_upstream),
+	TEST(sls_bad_parameters),
+	TEST(sls_endpoints_and_request),
+	TEST(sls_verdicts),
 	TEST_END,
 };
