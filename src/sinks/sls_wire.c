@@ -210,9 +210,10 @@ int sls_sign_v4(struct buf *out, const char *method, const char *path, const str
 	int nh = canonical_headers(headers, nheaders, false, h);
 	if (nh < 0)
 		return -1;
-	if (nquery)
+	if (nquery) {
 		memcpy(q, query, nquery * sizeof *q);
-	qsort(q, nquery, sizeof *q, kv_cmp);
+		qsort(q, nquery, sizeof *q, kv_cmp);
+	}
 
 	struct buf c = BUF_INIT(64 * 1024);
 	buf_printf(&c, "%s\n%s\n", method, path);
