@@ -99,12 +99,12 @@ $(B)/fuzz/%: tests/fuzz/%.c tests/fuzz/replay.c $(B)/libke.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) tests/fuzz/$*.c tests/fuzz/replay.c $(B)/libke.a $(LIBS) -o $@
 
-# Test tools (e.g. yaml2json for checking configs/ from Python).
+# Test tools (yaml2json for checking configs/ from Python, lz4block for the SLS emulator).
 $(B)/tools/%: tests/tools/%.c $(B)/deps.mk
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $< -lyaml -o $@
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $< -lyaml -llz4 -o $@
 
-unit: $(B)/unit-tests $(FUZZ_SRCS:tests/fuzz/%.c=$(B)/fuzz/%) $(B)/kube-eventer $(B)/tools/yaml2json
+unit: $(B)/unit-tests $(FUZZ_SRCS:tests/fuzz/%.c=$(B)/fuzz/%) $(B)/kube-eventer $(B)/tools/yaml2json $(B)/tools/lz4block
 
 test:
 	@scripts/test.sh
