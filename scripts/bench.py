@@ -8,8 +8,8 @@ except the pipeline micro-benchmark, which links the same library.
     scripts/bench.sh [--quick] [--only datasinks]
 
 --only datasinks: only the data sinks' bursts (data_sink_burst(): n events through
---source=file:- into tests/bench/datahole.py, which speaks InfluxDB's and
-Elasticsearch's HTTP APIs); a sink the binary does not know yet is skipped with a message.
+--source=file:- into tests/bench/datahole.py, which speaks InfluxDB's, Elasticsearch's and
+SLS's HTTP APIs); a sink the binary does not know yet is skipped with a message.
 """
 import gzip
 import json
@@ -129,7 +129,9 @@ class SinkNotRecognized(Exception):
 
 
 DATA_SINKS = (("influxdb", "influxdb:http://127.0.0.1:{port}?db=k8s"),
-              ("elasticsearch", "elasticsearch:http://127.0.0.1:{port}?index=heapster"))
+              ("elasticsearch", "elasticsearch:http://127.0.0.1:{port}?index=heapster"),
+              ("sls", "sls:http://127.0.0.1:{port}?project=bench&logStore=events&regionId=cn-bench"
+                      "&accessKeyId=BenchKeyId&accessKeySecret=BenchKeySecret"))
 
 
 def datahole(n, timeout):
