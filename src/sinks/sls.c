@@ -704,9 +704,12 @@ static int prepare(struct sink *s, const struct sink_batch *b, struct sink_req *
 		snprintf(err, errlen, "batch too large (%zu bytes)", x->raw.len);
 		return -1;
 	}
+	size_t rawlen = x->raw.len;
+	if (x->raw.cap > 256 * 1024)
+		buf_free(&x->raw); /* the compressed copy is what travels: keep RSS low between bursts */
 	struct buf t = BUF_INIT(128);
 	char rawsize[32], digest[80] = "";
-	snprintf(rawsize, sizeof rawsize, "%zu", x->raw.len);
+	snprintf(rawsize, sizeof rawsize, "%zu", rawlen);
 	if (x->v1) {
 		uint8_t d[16];
 		md5(r->scratch.data, r->scratch.len, d);
