@@ -19,7 +19,7 @@ BUILD     ?= build
 WARN      := -std=c11 -Wall -Wextra -Werror -Wshadow -Wformat=2 \
              -Wstrict-prototypes -Wmissing-prototypes -Wvla -Wno-format-nonliteral
 CPPFLAGS  := -D_GNU_SOURCE -Iinclude -DKE_VERSION='"$(VERSION)"' -DKE_GIT_REV='"$(GIT_REV)"'
-LIBS      := -lcurl -lmbedtls -lmbedx509 -lmbedcrypto -lcjson -lyaml -lpthread
+LIBS      := -lcurl -lmbedtls -lmbedx509 -lmbedcrypto -lcjson -lyaml -llz4 -lpthread
 
 ifeq ($(FLAVOR),musl)
   CC      := musl-gcc
@@ -99,17 +99,18 @@ $(B)/fuzz/%: tests/fuzz/%.c tests/fuzz/replay.c $(B)/libke.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) tests/fuzz/$*.c tests/fuzz/replay.c $(B)/libke.a $(LIBS) -o $@
 
-# Test tools (e.g. yaml2json for checking configs/ from Python; netprobe drives net.c).
+# Test tools (yaml2json for checking configs/ from Python, lz4block for the SLS emulator; netprobe
+# drives net.c).
 $(B)/tools/netprobe: tests/tools/netprobe.c $(B)/libke.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $^ $(LIBS) -o $@
 
 $(B)/tools/%: tests/tools/%.c $(B)/deps.mk
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $< -lyaml -o $@
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $< -lyaml -llz4 -o $@
 
 unit: $(B)/unit-tests $(FUZZ_SRCS:tests/fuzz/%.c=$(B)/fuzz/%) $(B)/kube-eventer $(B)/tools/yaml2json \
-      $(B)/tools/netprobe
+      $(B)/tools/netprobe $(B)/tools/lz4block
 
 test:
 	@scripts/test.sh

@@ -37,6 +37,14 @@ int buf_puts(struct buf *b, const char *s);
 int buf_putc(struct buf *b, char c);
 int buf_printf(struct buf *b, const char *fmt, ...) KE_PRINTF(2, 3);
 int buf_vprintf(struct buf *b, const char *fmt, va_list ap);
+/*
+ * Writing in place (an encoder that writes into memory itself): buf_reserve
+ * makes room for n more bytes and returns where they go (data + len), or
+ * NULL past the ceiling (overflow set); buf_commit(b, k) then adds the k <= n
+ * bytes written there.
+ */
+char *buf_reserve(struct buf *b, size_t n);
+void buf_commit(struct buf *b, size_t k);
 /* Drop the first n bytes (n <= len). */
 void buf_consume(struct buf *b, size_t n);
 /* Contents as a C string ("" when empty). */

@@ -1,10 +1,12 @@
 /*
  * crypto.h -- the only module that touches mbedTLS directly (curl uses it
- * for TLS on its own). Base64, SHA-256 and HMAC-SHA256.
+ * for TLS on its own). Base64, hex, SHA-256, SHA-1/MD5 (for the old SLS
+ * signature), HMACs, and AES-CBC decryption (ACK's token-config file).
  */
 #ifndef KE_CRYPTO_H
 #define KE_CRYPTO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "buf.h"
@@ -15,5 +17,19 @@ int base64_encode(struct buf *b, const void *src, size_t n);
 int base64_decode(struct buf *b, const char *src, size_t n);
 void sha256(const void *data, size_t n, uint8_t out[32]);
 void hmac_sha256(const void *key, size_t keylen, const void *msg, size_t n, uint8_t out[32]);
+void hmac_sha1(const void *key, size_t keylen, const void *msg, size_t n, uint8_t out[20]);
+void md5(const void *data, size_t n, uint8_t out[16]);
+/* Append the hex of src[0..n) to b, lowercase (upper: uppercase). 0 or -1. */
+int hex_encode(struct buf *b, const void *src, size_t n, bool upper);
+
+/*
+ * AES-CBC decryption with PKCS#5/#7 padding, as Go's crypto/cipher code in
+ * ACK's token-config reader does it: key is 16, 24 or 32 bytes (AES-128/
+ * 192/256), the first 16 bytes of in are the IV, the rest the ciphertext
+ * (a whole number of blocks). The plaintext without its padding is
+ * appended to out. 0, or -1 for a bad key length, a short or ragged input,
+ * or padding that does not check out (a wrong key, most likely).
+ */
+int aes_cbc_decrypt(const void *key, size_t keylen, const void *in, size_t n, struct buf *out);
 
 #endif

@@ -46,8 +46,9 @@ struct http_request {
 	size_t max_body;            /* buffered response ceiling; 0 = 64 KiB */
 	const char *connect_to;     /* curl CONNECT_TO entry, e.g. tls-server-name */
 	struct http_tls tls;
-	const char *proxy; /* this proxy, whatever the environment says (kubeconfig proxy-url) */
-	bool no_proxy;     /* never use a proxy for this request */
+	const char *proxy;          /* this proxy, whatever the environment says (kubeconfig proxy-url) */
+	bool no_proxy;              /* never use a proxy for this request */
+	const char *capture_header; /* a response header to report (a request id), or NULL */
 };
 
 struct http_response {
@@ -60,6 +61,7 @@ struct http_response {
 	bool body_truncated;    /* the body went past max_body */
 	int64_t retry_after_ms; /* Retry-After header, -1 when absent */
 	int64_t total_us;       /* transfer time */
+	const char *captured;   /* capture_header's value (cut at 127 bytes), "" when absent */
 };
 
 /*

@@ -9,8 +9,8 @@ except the pipeline micro-benchmark, which links the same library.
 
 --only backpressure: only the watch bursts to a webhook answering after 0, 10 and 40 ms.
 --only datasinks: only the data sinks' bursts (data_sink_burst(): n events through
---source=file:- into tests/bench/datahole.py, which speaks InfluxDB's and
-Elasticsearch's HTTP APIs); a sink the binary does not know yet is skipped with a message.
+--source=file:- into tests/bench/datahole.py, which speaks InfluxDB's, Elasticsearch's and
+SLS's HTTP APIs); a sink the binary does not know yet is skipped with a message.
 """
 import gzip
 import json
@@ -142,7 +142,9 @@ class SinkNotRecognized(Exception):
 
 DATA_SINKS = (("influxdb", "influxdb:http://127.0.0.1:{port}?db=k8s"),
               ("elasticsearch", "elasticsearch:http://127.0.0.1:{port}?index=heapster"),
-              ("honeycomb", "honeycomb:?apihost=http://127.0.0.1:{port}&writekey=bench&dataset=heapster"))
+              ("honeycomb", "honeycomb:?apihost=http://127.0.0.1:{port}&writekey=bench&dataset=heapster"),
+              ("sls", "sls:http://127.0.0.1:{port}?project=bench&logStore=events&regionId=cn-bench"
+                      "&accessKeyId=BenchKeyId&accessKeySecret=BenchKeySecret"))
 
 
 def datahole(n, timeout):

@@ -44,6 +44,7 @@ pins=(
   "curl 8.14.1 main/c/curl/curl_8.14.1.orig.tar.gz 6766ada7101d292b42b8b15681120acd68effa4a9660935853cf6d61f0d984d4"
   "cjson 1.7.18 main/c/cjson/cjson_1.7.18.orig.tar.gz 3aa806844a03442c00769b83e99970be70fbef03735ff898f4811dd03b9f5ee5"
   "libyaml 0.2.5 main/liby/libyaml/libyaml_0.2.5.orig.tar.gz fa240dbf262be053f3898006d502d514936c818e422afdcf33921c63bed9bf2e"
+  "lz4 1.10.0 main/l/lz4/lz4_1.10.0.orig.tar.gz 537512904744b35e232912055ccf8ec66d768639ff3abe5788d90d792ec5f48b"
 )
 
 key=$(cat "$here/deps.sh" "$here"/patches/*.patch | sha256sum | cut -c1-12)
@@ -178,6 +179,16 @@ tar -C "$work" -xzf "$(srcfile libyaml)"
   done
   ar rcs "$stage/lib/libyaml.a" "${objs[@]}"
   cp include/yaml.h "$stage/include/"
+)
+
+# --- lz4: the block format only (lib/lz4.c; SLS PutLogs bodies) -----------
+log "building lz4 ($flavor)"
+tar -C "$work" -xzf "$(srcfile lz4)"
+(
+  cd "$work"/lz4-*/lib
+  $cc $cflags -std=c99 -c lz4.c -o lz4.o
+  ar rcs "$stage/lib/liblz4.a" lz4.o
+  cp lz4.h "$stage/include/"
 )
 
 # --- curl: HTTP/HTTPS on mbedTLS, proxy + IPv6 + threaded resolver -------

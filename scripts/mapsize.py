@@ -25,7 +25,7 @@ def origin(path):
     else:
         lib = name.split("(")[0]
     return {"libcurl.a": "libcurl", "libmbedtls.a": "mbedTLS", "libmbedx509.a": "mbedTLS",
-            "libmbedcrypto.a": "mbedTLS", "libcjson.a": "cJSON", "libyaml.a": "libyaml",
+            "libmbedcrypto.a": "mbedTLS", "libcjson.a": "cJSON", "libyaml.a": "libyaml", "liblz4.a": "lz4",
             "libc.a": "musl libc", "libke.a": "kube-eventer"}.get(lib, lib)
 
 

@@ -49,6 +49,17 @@ static int reserve(struct buf *b, size_t n)
 	return 0;
 }
 
+char *buf_reserve(struct buf *b, size_t n)
+{
+	return reserve(b, n) < 0 ? NULL : b->data + b->len;
+}
+
+void buf_commit(struct buf *b, size_t k)
+{
+	b->len += k;
+	b->data[b->len] = '\0';
+}
+
 int buf_append(struct buf *b, const void *p, size_t n)
 {
 	if (reserve(b, n) < 0)

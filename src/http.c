@@ -29,8 +29,10 @@ struct http_req {
 	void *ctx;
 	bool truncated;
 	bool aborted;
-	bool paused; /* flow control: take no more data (http_pause) */
-	bool held;   /* ... and curl holds a chunk we refused (CURL_WRITEFUNC_PAUSE) */
+	bool paused;        /* flow control: take no more data (http_pause) */
+	bool held;          /* ... and curl holds a chunk we refused (CURL_WRITEFUNC_PAUSE) */
+	char capture[64];   /* a response header to report, "" = none */
+	char captured[128]; /* its value */
 	char errbuf[CURL_ERROR_SIZE];
 	char errtext[CURL_ERROR_SIZE + 128];
 	struct http_req *next; /* active list */
@@ -578,6 +580,11 @@ static void check_done(struct http *h)
 		r.body = buf_str(&q->resp);
 		r.body_len = q->resp.len;
 		r.body_truncated = q->truncated;
+		struct curl_header *hv;
+		if (q->capture[0] &&
+		    curl_easy_header(q->easy, q->capture, 0, CURLH_HEADER, -1, &hv) == CURLHE_OK)
+			snprintf(q->captured, sizeof q->captured, "%s", hv->value);
+		r.captured = q->captured;
 		if (code == CURLE_WRITE_ERROR && q->truncated)
 			code = CURLE_OK; /* we stopped reading on purpose */
 		if (code != CURLE_OK) {
@@ -617,6 +624,8 @@ struct http_req *http_start(struct http *h, const struct http_request *r, http_d
 	q->on_done = on_done;
 	q->ctx = ctx;
 	buf_init(&q->resp, r->max_body ? r->max_body : DEFAULT_MAX_BODY);
+	if (r->capture_header)
+		snprintf(q->capture, sizeof q->capture, "%s", r->capture_header);
 	if (!q->easy) {
 		free(q);
 		return NULL;

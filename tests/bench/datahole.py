@@ -1,11 +1,15 @@
 #!/usr/bin/env python3
-"""datahole: a loopback sinkhole that speaks InfluxDB 1.x, Elasticsearch 7.x and Honeycomb, for benchmarks.
+"""datahole: a loopback sinkhole that speaks InfluxDB 1.x, Elasticsearch 7.x, Honeycomb and SLS PutLogs, for
+benchmarks.
 
 Python 3.11 standard library only.  HTTP/1.1 keep-alive on 127.0.0.1 (thread per
 connection), Content-Length or chunked bodies, `Expect: 100-continue`,
 `Content-Encoding: gzip`.  It counts the events (InfluxDB points = non-empty,
 non-comment lines of a /write body; Elasticsearch bulk actions; the elements of a
-Honeycomb batch array) and answers as the real server would, with no storage:
+Honeycomb batch array; SLS logs: the LZ4 block decompressed -- by the system's liblz4
+through ctypes when there is one, else by the Python decoder of tests/emu/sls.py -- and the
+LogGroup's field-1 entries counted) and answers as the real server would, with no storage
+and no signature check:
 
   InfluxDB       POST /write -> 204 (400 {"error":"database is required"} without db=)
                  GET|HEAD /ping -> 204        GET|POST /query -> 200 {"results":[{"statement_id":0}]}
@@ -19,6 +23,9 @@ Honeycomb batch array) and answers as the real server would, with no storage:
   Honeycomb      POST /1/batch/<dataset> -> 200 [{"status":202},...], one per element of the
                  body's JSON array (any X-Honeycomb-Team; 400 {"error":"Request body is malformed
                  and cannot be read."} when the body is not a JSON array)
+  SLS            POST /logstores/<store>[/shards/lb] -> 200 (x-log-requestid), 400
+                 {"errorCode":"PostBodyUncompressError"|"PostBodyInvalid"} when the body does not
+                 decompress to x-log-bodyrawsize bytes or is not a LogGroup
   anything else  404 {"error":"no handler"}
 
     python3 tests/bench/datahole.py [--port 0] [--expect N] [--timeout S] [--quiet]
@@ -32,10 +39,13 @@ with .port, .events, .last_ns, .wait_events(n, timeout).
     python3 tests/bench/datahole.py --measure [--events N]
 
 measures the datahole itself: a server process pinned to CPU 1 and a client on CPU 0
-sending N events (default 200000) as 1000-line /write bodies, 1000-action _bulk
-bodies and 1000-event Honeycomb batches (sample_bodies(), sample_batch(): the OpenShift
-fixture) over one keep-alive connection; prints events/s and the server's CPU µs per event.
+sending N events (default 200000) as 1000-line /write bodies, 1000-action _bulk bodies,
+1000-event Honeycomb batches and 1000-log LZ4 LogGroups (sample_bodies(), sample_batch(): the
+OpenShift fixture) over one keep-alive connection; prints events/s and the server's CPU µs per
+event (SLS: 1.7 µs with liblz4).
 """
+import ctypes
+import ctypes.util
 import gzip
 import json
 import os
@@ -47,6 +57,9 @@ import threading
 import time
 import urllib.parse
 import zlib
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "emu"))
+import sls  # noqa: E402  (the LogGroup reader and the Python LZ4 block decoder)
 
 MAX_HEAD = 64 * 1024
 MAX_BODY = 256 * 1024 * 1024
@@ -186,6 +199,48 @@ def bulk_actions(body):
         if name != b"delete":
             i += 1                                  # the document line
     return acts
+
+
+def _liblz4():
+    """(decompress(src, n) -> bytes, compress(src) -> bytes or None, name): liblz4 by ctypes, else Python."""
+    try:
+        lib = ctypes.CDLL(ctypes.util.find_library("lz4") or "liblz4.so.1")
+        d, c, b = lib.LZ4_decompress_safe, lib.LZ4_compress_default, lib.LZ4_compressBound
+        d.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_int, ctypes.c_int]
+        c.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_int, ctypes.c_int]
+        d.restype = c.restype = b.restype = ctypes.c_int
+        b.argtypes = [ctypes.c_int]
+
+        def decompress(src, n):
+            dst = ctypes.create_string_buffer(n)
+            if d(src, dst, len(src), n) != n:
+                raise ValueError("not an LZ4 block of that size")
+            return dst.raw
+
+        def compress(src):
+            bound = b(len(src))
+            dst = ctypes.create_string_buffer(bound)
+            k = c(src, dst, len(src), bound)
+            return dst.raw[:k]
+        return decompress, compress, "liblz4"
+    except (OSError, AttributeError):
+        def decompress(src, n):
+            out = sls.decompress_block(src, n) if src != b"\x00" else b""
+            if len(out) != n:
+                raise ValueError("not an LZ4 block of that size")
+            return out
+        return decompress, None, "Python"
+
+
+LZ4_DECOMPRESS, LZ4_COMPRESS, LZ4_IMPL = _liblz4()
+
+
+def sls_logs(body, compresstype, rawsize):
+    """Logs in a PutLogs body (LogGroup field-1 entries); ValueError/PBError when it is not one."""
+    raw = LZ4_DECOMPRESS(body, rawsize) if compresstype == "lz4" else body
+    if len(raw) != rawsize:
+        raise ValueError("x-log-bodyrawsize does not match")
+    return sls.count_logs(raw)
 
 
 class _Closed(Exception):
@@ -368,10 +423,10 @@ class Datahole:
                     body = gzip.decompress(body)
                 elif enc == "deflate":
                     body = zlib.decompress(body)
-                status, ctype, out = self._handle(method, target, body)
+                status, ctype, out = self._handle(method, target, body, h)
                 close = h.get("connection", "").lower() == "close" or version == "HTTP/1.0"
                 hdr = (f"HTTP/1.1 {status} {_REASON.get(status, 'OK')}\r\n"
-                       f"X-Influxdb-Version: 1.6.7-datahole\r\n"
+                       f"X-Influxdb-Version: 1.6.7-datahole\r\nx-log-requestid: 5F0DA7A40000000000000000\r\n"
                        + (f"Content-Type: {ctype}\r\n" if ctype else "")
                        + ("" if status == 204 else f"Content-Length: {len(out)}\r\n")
                        + ("Connection: close\r\n" if close else "") + "\r\n").encode()
@@ -395,11 +450,22 @@ class Datahole:
             except OSError:
                 pass
 
-    def _handle(self, method, target, body):
+    def _handle(self, method, target, body, h):
         with self.lock:
             self.all_requests += 1
         path, _, query = target.partition("?")
         J = "application/json"
+        # SLS PutLogs
+        if path.startswith("/logstores/") and method == "POST":
+            try:
+                n = sls_logs(body, h.get("x-log-compresstype"), int(h.get("x-log-bodyrawsize", "-1")))
+            except sls.PBError:
+                return 400, J, b'{"errorCode":"PostBodyInvalid","errorMessage":"not a LogGroup"}'
+            except ValueError:
+                return 400, J, b'{"errorCode":"PostBodyUncompressError","errorMessage":"bad LZ4 body"}'
+            if n:
+                self._count(n)
+            return 200, J, b""
         # InfluxDB
         if path == "/write":
             if method != "POST":
@@ -467,23 +533,42 @@ class Datahole:
 
 # -- measuring the datahole itself ---------------------------------------------------
 
+def _ld(field, b):
+    """A protobuf length-delimited field."""
+    def varint(v):
+        out = bytearray()
+        while v >= 0x80:
+            out.append(v & 0x7F | 0x80)
+            v >>= 7
+        out.append(v)
+        return bytes(out)
+    return varint(field << 3 | 2) + varint(len(b)) + b
+
+
 def sample_bodies(per_req=1000):
     """Realistic request bodies from the OpenShift fixture: a /write body in upstream's
     default shape (measurement log/events, tags cluster_name/hostname/uid, field `value` =
-    the event as indented JSON with raw newlines, escaped) and a _bulk body of `create`
-    actions with compact documents."""
+    the event as indented JSON with raw newlines, escaped), a _bulk body of `create`
+    actions with compact documents, and an SLS LogGroup in upstream's shape (eventId =
+    the indented event, hostname, level) as (raw, LZ4 block or None without liblz4)."""
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     with gzip.open(os.path.join(root, "tests", "fixtures", "events", "openshift-azure-events.json.gz"), "rt") as f:
         items = json.load(f)["items"]
-    lines, bulk = [], []
+    lines, bulk, group = [], [], []
     for i in range(per_req):
         e = items[i % len(items)]
-        v = json.dumps(e, indent=1).replace("\\", "\\\\").replace('"', '\\"')
+        ind = json.dumps(e, indent=1)
+        v = ind.replace("\\", "\\\\").replace('"', '\\"')
         lines.append(f'log/events,cluster_name=default,hostname=node-1,uid=uid-{i} value="{v}" '
                      f'{1700000000000000000 + i}')
         bulk.append('{"create":{"_index":"heapster-2024.03.05","_id":"uid-%d-1"}}' % i)
         bulk.append(json.dumps(e, separators=(",", ":")))
-    return ("\n".join(lines) + "\n").encode(), ("\n".join(bulk) + "\n").encode()
+        contents = [("eventId", ind), ("hostname", "node-1"), ("level", e.get("type") or "Normal")]
+        group.append(_ld(1, b"\x08\x80\xe2\xcf\xaa\x06" + b"".join(
+            _ld(2, _ld(1, k.encode()) + _ld(2, x.encode())) for k, x in contents)))
+    raw = b"".join(group) + _ld(3, b"") + _ld(4, b"")
+    return (("\n".join(lines) + "\n").encode(), ("\n".join(bulk) + "\n").encode(),
+            (raw, LZ4_COMPRESS(raw) if LZ4_COMPRESS else None))
 
 
 def sample_batch(per_req=1000):
@@ -504,9 +589,13 @@ def sample_batch(per_req=1000):
     return json.dumps(out, separators=(",", ":")).encode()
 
 
-def _client(port, kind, n, body):
+def _client(port, kind, n, body, rawsize=0):
     per_req = 1000
-    if kind == "influxdb":
+    if kind == "sls":
+        head = (f"POST /logstores/events HTTP/1.1\r\nHost: bench.127.0.0.1:{port}\r\n"
+                f"Content-Type: application/x-protobuf\r\nx-log-compresstype: lz4\r\n"
+                f"x-log-bodyrawsize: {rawsize}\r\nContent-Length: {len(body)}\r\n\r\n").encode()
+    elif kind == "influxdb":
         head = (f"POST /write?db=k8s HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: text/plain\r\n"
                 f"Content-Length: {len(body)}\r\n\r\n").encode()
     elif kind == "honeycomb":
@@ -544,8 +633,12 @@ def _client(port, kind, n, body):
 def measure(n):
     """The datahole in its own process (CPU 1), a client here (CPU 0): events/s, server µs/event."""
     split = (os.cpu_count() or 1) >= 2
-    bodies = dict(zip(("influxdb", "elasticsearch"), sample_bodies()))
-    bodies["honeycomb"] = sample_batch()
+    influx, bulk, (raw, z) = sample_bodies()
+    bodies = {"influxdb": influx, "elasticsearch": bulk, "honeycomb": sample_batch()}
+    if z:
+        bodies["sls"] = z
+    else:
+        print("sls: skipped, no liblz4 to compress the sample with", flush=True)
     for kind, body in bodies.items():
         p = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--timeout", "300"],
                              stdout=subprocess.PIPE, text=True,
@@ -558,12 +651,13 @@ def measure(n):
         if split:
             os.sched_setaffinity(0, {0})
         c0 = _proc_cpu(p.pid)
-        sent, dt = _client(port, kind, n, body)
+        sent, dt = _client(port, kind, n, body, len(raw))
         c1 = _proc_cpu(p.pid)
         p.send_signal(signal.SIGTERM)
         p.wait(10)
         reader.join(5)
-        print(f"{kind:13s}: {sent} events, 1000 per request ({len(body) / 1024:.0f} KiB): "
+        print(f"{kind:13s}: {sent} events, 1000 per request ({len(body) / 1024:.0f} KiB"
+              f"{f', {len(raw) / 1024:.0f} KiB raw, LZ4 by ' + LZ4_IMPL if kind == 'sls' else ''}): "
               f"{sent / dt:,.0f} events/s, datahole CPU {(c1 - c0) / sent * 1e6:.2f} µs/event "
               f"(= {sent / max(c1 - c0, 1e-9):,.0f} events per CPU-second); counted {counted[0]}", flush=True)
         if counted[0] != sent:

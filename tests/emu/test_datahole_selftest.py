@@ -155,6 +155,39 @@ def test_honeycomb_batch():
 
 
 @test
+def test_sls_putlogs_counting():
+    raw = b"".join(datahole._ld(1, b"\x08\x01" + datahole._ld(2, datahole._ld(1, b"k") + datahole._ld(2, b"v%d" % i)))
+                   for i in range(37)) + datahole._ld(3, b"t") + datahole._ld(4, b"")
+    blocks = [("liblz4" if datahole.LZ4_COMPRESS else "none", datahole.LZ4_COMPRESS(raw) if datahole.LZ4_COMPRESS
+               else None)]
+    # the Python decoder reads a block too: a literal-only one made here ("\xf0" + length bytes + raw)
+    n = len(raw) - 15
+    lit = b"\xf0" + b"\xff" * (n // 255) + bytes([n % 255]) + raw
+    blocks.append(("literals", lit))
+    with Datahole() as d:
+        c = http.client.HTTPConnection("127.0.0.1", d.port, timeout=5)
+        total = 0
+        for name, blk in blocks:
+            if blk is None:
+                continue
+            h = {"Content-Type": "application/x-protobuf", "x-log-compresstype": "lz4",
+                 "x-log-bodyrawsize": str(len(raw))}
+            st, body, hdr = req(c, "POST", "/logstores/events", blk, h)
+            eq(st, 200, name)
+            check("x-log-requestid" in hdr)
+            total += 37
+            eq(d.events, total, name)
+        eq(req(c, "POST", "/logstores/events/shards/lb", raw, {"x-log-bodyrawsize": str(len(raw))})[0], 200)
+        eq(d.events, total + 37, "uncompressed")
+        st, body, _ = req(c, "POST", "/logstores/events", lit, {"x-log-compresstype": "lz4",
+                                                                "x-log-bodyrawsize": str(len(raw) + 1)})
+        eq((st, json.loads(body)["errorCode"]), (400, "PostBodyUncompressError"))
+        st, body, _ = req(c, "POST", "/logstores/events", b"\x0a\x09broken", {"x-log-bodyrawsize": "8"})
+        eq((st, json.loads(body)["errorCode"]), (400, "PostBodyInvalid"))
+        eq(d.events, total + 37, "refused bodies count nothing")
+
+
+@test
 def test_cli_expect_and_deadline():
     p = subprocess.Popen([sys.executable, os.path.join(ROOT, "tests", "bench", "datahole.py"), "--expect", "3",
                           "--timeout", "20"], stdout=subprocess.PIPE, text=True)
@@ -193,7 +226,7 @@ def test_line_counter_matches_influxdb_scanner():
         got = datahole.influx_lines(body)
         if got != want:
             raise AssertionError(f"{body!r}: fast {got}, scanner {want}")
-    w, b = datahole.sample_bodies(50)
+    w, b, _ = datahole.sample_bodies(50)
     eq(datahole.influx_lines(w), 50)
     eq(len(datahole.bulk_actions(b)), 50)
 

@@ -1,9 +1,10 @@
 /*
  * Replies of the data sinks' servers: an Elasticsearch bulk reply, an
- * InfluxDB write reply or a Honeycomb batch reply (the per-event status
- * array), read into per-item verdicts. Input: sink (byte % 3: elasticsearch,
- * influxdb, honeycomb), item count, status (2 bytes), body. Every verdict
- * must be a valid one; nothing may crash or leak.
+ * InfluxDB write reply, a Honeycomb batch reply (the per-event status
+ * array) or an SLS PutLogs error, read into per-item verdicts. Input: sink
+ * (byte % 4: elasticsearch, influxdb, honeycomb, sls), item count, status
+ * (2 bytes), body. Every verdict must be a valid one; nothing may crash or
+ * leak.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -15,7 +16,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static struct sink *sinks[3];
+static struct sink *sinks[4];
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -27,10 +28,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		sinks[1] = sink_create("influxdb:http://127.0.0.1:1", 1, 30000, NULL, err, sizeof err);
 		sinks[2] = sink_create("honeycomb:?writekey=fuzz&apihost=http://127.0.0.1:1", 2, 30000, NULL,
 		                       err, sizeof err);
-		if (!sinks[0] || !sinks[1] || !sinks[2])
+		sinks[3] = sink_create("sls:http://127.0.0.1:1?project=p&logStore=l&regionId=cn-hangzhou"
+		                       "&accessKeyId=AK&accessKeySecret=SK",
+		                       3, 30000, NULL, err, sizeof err);
+		if (!sinks[0] || !sinks[1] || !sinks[2] || !sinks[3])
 			abort();
 	}
-	struct sink *s = sinks[data[0] % 3];
+	struct sink *s = sinks[data[0] % 4];
 	unsigned n = 1 + data[1] % 16;
 	struct msg *items[16];
 	signed char verdict[16];
@@ -39,11 +43,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		verdict[i] = DELIVERY_UNSET;
 	}
 	struct sink_batch b = { items, n, 0, verdict, NULL };
-	char *body = xstrndup((const char *)data + 4, size - 4);
+	char *body = xmalloc(size - 4 + 1); /* the body may hold NULs: all of it, NUL-terminated */
+	memcpy(body, data + 4, size - 4);
+	body[size - 4] = '\0';
 	struct http_response r = { .status = data[2] | (data[3] << 8) % 600,
 		                   .body = body,
 		                   .body_len = size - 4,
-		                   .retry_after_ms = -1 };
+		                   .retry_after_ms = -1,
+		                   .captured = "" };
 	char why[256] = "";
 	int64_t ra = -1;
 	enum delivery d = s->type->classify(s, NULL, &r, &b, why, sizeof why, &ra);
