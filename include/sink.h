@@ -199,8 +199,9 @@ struct sink {
 	int64_t *sent_at;       /* rate window: send times (ring of rate_n) */
 	size_t sent_n, sent_pos;
 	int64_t backoff_until_ms;
-	int64_t last_ok_ms;  /* monotonic time of the last success */
-	int64_t last_rtt_ms; /* how long the last successful request took */
+	int64_t last_ok_ms;    /* monotonic time of the last success */
+	int64_t first_send_ms; /* ... and of the first request */
+	int64_t last_rtt_ms;   /* how long the last successful request took */
 	unsigned backoff_step;
 	struct loop_timer wake;
 	int64_t overflow_logged_ms;

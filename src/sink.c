@@ -24,6 +24,7 @@
 #define PAUSE_LOW 64                  /* ... and where it resumes */
 #define TRAILERS_MAX 256              /* trailing messages waiting per sink */
 #define LATER_MS 1000                 /* a transport not ready: look again after */
+#define FIRST_ANSWER_MS 1000          /* ... or, before any, the first request is this recent */
 #define FAST_MS 200                   /* "draining fast": a success this recently (+ its RTT) */
 #define ITEM_LOG_MAX 3                /* item errors logged per request */
 
@@ -436,11 +437,20 @@ void sink_stop(struct sink *s)
 	sink_kick(s);
 }
 
+/*
+ * Draining fast: no rate limit, no backoff, and a success lately -- or, before
+ * the first answer ever, a first request on its way for less than
+ * FIRST_ANSWER_MS (a burst at start-up would otherwise overflow the queue
+ * before the first answer could show the sink is healthy).
+ */
 static bool drains_fast(const struct sink *s)
 {
 	int64_t now = now_mono_ms();
-	return s->cfg.rate_n == 0 && s->backoff_until_ms <= now && s->last_ok_ms &&
-	       now - s->last_ok_ms <= FAST_MS + s->last_rtt_ms;
+	if (s->cfg.rate_n || s->backoff_until_ms > now)
+		return false;
+	if (!s->last_ok_ms)
+		return s->inflight && !s->backoff_step && now - s->first_send_ms <= FIRST_ANSWER_MS;
+	return now - s->last_ok_ms <= FAST_MS + s->last_rtt_ms;
 }
 
 /* The high-water mark: two full batches, but never past half the queue bounds. */
@@ -986,6 +996,8 @@ void sink_kick(struct sink *s)
 		s->inflight_items += f->b.n;
 		s->inflight_bytes += f->b.bytes;
 		f->started_ms = now;
+		if (!s->first_send_ms)
+			s->first_send_ms = now;
 		f->rate_slot = s->sent_pos; /* where rate_record() puts it */
 		int r = s->type->transport ? s->type->transport->send(s, &f->b, err, sizeof err)
 		                           : http_send(s, f, err, sizeof err);
