@@ -19,7 +19,7 @@ BUILD     ?= build
 WARN      := -std=c11 -Wall -Wextra -Werror -Wshadow -Wformat=2 \
              -Wstrict-prototypes -Wmissing-prototypes -Wvla -Wno-format-nonliteral
 CPPFLAGS  := -D_GNU_SOURCE -Iinclude -DKE_VERSION='"$(VERSION)"' -DKE_GIT_REV='"$(GIT_REV)"'
-LIBS      := -lcurl -lmbedtls -lmbedx509 -lmbedcrypto -lcjson -lyaml -lpthread
+LIBS      := -lcurl -lmbedtls -lmbedx509 -lmbedcrypto -lcjson -lyaml -llz4frame -llz4 -lz -lpthread
 
 ifeq ($(FLAVOR),musl)
   CC      := musl-gcc

@@ -44,6 +44,9 @@ pins=(
   "curl 8.14.1 main/c/curl/curl_8.14.1.orig.tar.gz 6766ada7101d292b42b8b15681120acd68effa4a9660935853cf6d61f0d984d4"
   "cjson 1.7.18 main/c/cjson/cjson_1.7.18.orig.tar.gz 3aa806844a03442c00769b83e99970be70fbef03735ff898f4811dd03b9f5ee5"
   "libyaml 0.2.5 main/liby/libyaml/libyaml_0.2.5.orig.tar.gz fa240dbf262be053f3898006d502d514936c818e422afdcf33921c63bed9bf2e"
+  "lz4 1.10.0 main/l/lz4/lz4_1.10.0.orig.tar.gz 537512904744b35e232912055ccf8ec66d768639ff3abe5788d90d792ec5f48b"
+  # kafka: compression=gzip (zlib) and compression=lz4 (the lz4 frame format)
+  "zlib 1.3.1 main/z/zlib/zlib_1.3.dfsg+really1.3.1.orig.tar.gz 60dd315c07f616887caa029408308a018ace66e3d142726a97db164b3b8f69fb"
 )
 
 key=$(cat "$here/deps.sh" "$here"/patches/*.patch | sha256sum | cut -c1-12)
@@ -178,6 +181,40 @@ tar -C "$work" -xzf "$(srcfile libyaml)"
   done
   ar rcs "$stage/lib/libyaml.a" "${objs[@]}"
   cp include/yaml.h "$stage/include/"
+)
+
+# --- kafka: zlib (gzip) and the lz4 frame format --------------------------
+# Kafka's compression=gzip is a gzip member (zlib's deflate; inflate is built
+# too, for the unit tests: the binary links only what it calls), and
+# compression=lz4 is the LZ4 frame format (lz4frame.c, which needs lz4hc.c
+# and xxhash.c beside lz4.c). liblz4.a (lz4.c, the block format) may be built
+# above for SLS already; then only the frame part is added here.
+log "building zlib ($flavor)"
+tar -C "$work" -xzf "$(srcfile zlib)"
+(
+  cd "$work"/zlib-*
+  objs=()
+  for f in adler32 crc32 deflate trees zutil inflate inffast inftrees; do
+    $cc $cflags -c $f.c -o $f.o
+    objs+=($f.o)
+  done
+  ar rcs "$stage/lib/libz.a" "${objs[@]}"
+  cp zlib.h zconf.h "$stage/include/"
+)
+log "building lz4 frame ($flavor)"
+tar -C "$work" -xzf "$(srcfile lz4)"
+(
+  cd "$work"/lz4-*/lib
+  if [ ! -f "$stage/lib/liblz4.a" ]; then
+    $cc $cflags -std=c99 -c lz4.c -o lz4.o
+    ar rcs "$stage/lib/liblz4.a" lz4.o
+    cp lz4.h "$stage/include/"
+  fi
+  for f in lz4frame lz4hc xxhash; do
+    $cc $cflags -std=c99 -c $f.c -o $f.o
+  done
+  ar rcs "$stage/lib/liblz4frame.a" lz4frame.o lz4hc.o xxhash.o
+  cp lz4frame.h lz4hc.h xxhash.h "$stage/include/"
 )
 
 # --- curl: HTTP/HTTPS on mbedTLS, proxy + IPv6 + threaded resolver -------
