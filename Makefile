@@ -104,12 +104,19 @@ $(B)/tools/netprobe: tests/tools/netprobe.c $(B)/libke.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $^ $(LIBS) -o $@
 
+# kafkamock: librdkafka's mock cluster (Debian's librdkafka-dev, glibc) for the kafka tests;
+# built when the library is installed (scripts/test-deps.sh installs it).
+KAFKAMOCK := $(if $(wildcard /usr/include/librdkafka/rdkafka_mock.h),$(B)/tools/kafkamock)
+$(B)/tools/kafkamock: tests/tools/kafkamock.c
+	@mkdir -p $(dir $@)
+	gcc -std=c11 -D_GNU_SOURCE -O1 -g -Wall -Wextra -Werror $< -lrdkafka -o $@
+
 $(B)/tools/%: tests/tools/%.c $(B)/deps.mk
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $< -lyaml -o $@
 
 unit: $(B)/unit-tests $(FUZZ_SRCS:tests/fuzz/%.c=$(B)/fuzz/%) $(B)/kube-eventer $(B)/tools/yaml2json \
-      $(B)/tools/netprobe
+      $(B)/tools/netprobe $(KAFKAMOCK)
 
 test:
 	@scripts/test.sh

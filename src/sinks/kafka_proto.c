@@ -255,7 +255,7 @@ void kafka_put_bytes(struct buf *b, const void *p, int32_t n)
 
 void kafka_put_varint(struct buf *b, int64_t v)
 {
-	uint64_t z = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+	uint64_t z = ((uint64_t)v << 1) ^ (v < 0 ? UINT64_MAX : 0); /* zig-zag */
 	unsigned char t[10];
 	size_t n = 0;
 	while (z >= 0x80) {
@@ -268,7 +268,7 @@ void kafka_put_varint(struct buf *b, int64_t v)
 
 size_t kafka_varint_size(int64_t v)
 {
-	uint64_t z = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+	uint64_t z = ((uint64_t)v << 1) ^ (v < 0 ? UINT64_MAX : 0); /* zig-zag */
 	size_t n = 1;
 	while (z >= 0x80) {
 		z >>= 7;
@@ -392,7 +392,8 @@ int kafka_record_batch(struct buf *out, const struct kafka_batch_opts *o, const 
 	if (!n || n > INT32_MAX)
 		return -1;
 	size_t start = out->len;
-	int64_t base_ts = r[0].timestamp_ms, max_ts = r[0].timestamp_ms;
+	int64_t base_ts = r[0].timestamp_ms;
+	int64_t max_ts = base_ts;
 	for (size_t i = 1; i < n; i++)
 		max_ts = MAX(max_ts, r[i].timestamp_ms);
 	kafka_put_i64(out, 0);                       /* base offset: the broker assigns */
