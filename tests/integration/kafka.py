@@ -121,3 +121,37 @@ def wait_records(mock, n, timeout=90, msg="records"):
         return len(got) >= n
     wait_until(enough, timeout, interval=0.5, msg=f"{n} {msg} (have {len(got)})")
     return got
+
+
+class Hole:
+    """tests/bench/kafkahole.py: a broker that keeps only counts, follows Kafka's idempotence rule
+    (a resent batch is recognised, not written again) and can lose answers after writing."""
+
+    def __init__(self, case, lose_answer="", partitions=4):
+        import sys
+        self.proc = subprocess.Popen([sys.executable, os.path.join(ROOT, "tests", "bench", "kafkahole.py"),
+                                      "--partitions", str(partitions), "--lose-answer", lose_answer,
+                                      "--timeout", "300"], stdout=subprocess.PIPE, text=True)
+        case.cleanup(self.close)
+        first = self.proc.stdout.readline().split()
+        if len(first) != 3 or first[0] != "listening":
+            raise Failure(f"kafkahole did not start: {first}")
+        self.port = int(first[2])
+        self.total = self.dups = 0
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            w = line.split()
+            if w and w[0] == "events":
+                self.total = int(w[1])
+            elif w and w[0] == "duplicates":
+                self.dups = int(w[1])
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
