@@ -18,7 +18,14 @@ producer needs, written from Kafka's protocol guide, with the classic encodings:
                       anything else is OUT_OF_ORDER_SEQUENCE_NUMBER
 
     python3 tests/bench/kafkahole.py [--port 0] [--partitions 4] [--timeout S]
-                                     [--lose-answer K[,K...]]
+                                     [--lose-answer K[,K...]] [--tls CERT KEY [--client-ca CA]]
+                                     [--sasl MECH,... --user U --password P]
+
+--tls: the listener speaks TLS (with --client-ca it asks for and verifies a client
+certificate). --sasl: SaslHandshake v0-1 and SaslAuthenticate v0-1 with PLAIN (RFC 4616)
+and/or SCRAM-SHA-256/512 (RFC 5802, the server side, no channel binding) for one user;
+before a login only ApiVersions and the SASL requests are served (the rest closes the
+connection, as a broker does).
 
 --lose-answer K: the K-th Produce request (1-based) is written, then the connection is closed
 instead of answered -- the ambiguous failure an idempotent producer must resend without
@@ -28,10 +35,14 @@ recognised, "duplicates N", flushed; exits 0 on SIGTERM/SIGINT or 1 at the
 deadline (default 300 s).
 """
 import argparse
+import base64
 import collections
+import hashlib
+import hmac
 import os
 import signal
 import socket
+import ssl
 import struct
 import sys
 import threading
@@ -65,10 +76,12 @@ def pstr(s):
     return struct.pack(">h", len(e)) + e
 
 
-def api_versions(ver):
+def api_versions(ver, args):
     if ver > 2:
         return struct.pack(">hi", 35, 1) + struct.pack(">hhh", 18, 0, 2)
     rows = [(0, 3, 8), (3, 0, 8), (18, 0, 2), (22, 0, 1)]
+    if args.sasl:
+        rows += [(17, 0, 1), (36, 0, 1)]
     b = struct.pack(">hi", 0, len(rows)) + b"".join(struct.pack(">hhh", *r) for r in rows)
     return b + (struct.pack(">i", 0) if ver >= 1 else b"")
 
@@ -162,8 +175,75 @@ def produce(ver, body):
     return out + struct.pack(">i", 0), acks, written
 
 
+class Sasl:
+    """The server side of one connection's login."""
+
+    def __init__(self, args):
+        self.args, self.mech, self.done, self.scram = args, None, not args.sasl, None
+
+    def handshake(self, body):
+        mech, _ = string(body, 0)
+        ok = mech in self.args.sasl
+        self.mech = mech if ok else None
+        return struct.pack(">h", 0 if ok else 33) + struct.pack(">i", len(self.args.sasl)) + \
+            b"".join(pstr(m) for m in self.args.sasl)
+
+    def authenticate(self, ver, body):
+        n = struct.unpack_from(">i", body, 0)[0]
+        token = body[4:4 + n]
+        err, msg, out = 0, None, b""
+        if self.mech == "PLAIN":
+            parts = token.split(b"\0")
+            if len(parts) == 3 and parts[1].decode() == self.args.user and parts[2].decode() == self.args.password:
+                self.done = True
+            else:
+                err, msg = 58, "Authentication failed: Invalid username or password"
+        elif self.mech and self.mech.startswith("SCRAM-"):
+            err, msg, out = self.scram_step(token)
+        else:
+            err, msg = 34, "no mechanism chosen"
+        b = struct.pack(">h", err) + pstr(msg) + struct.pack(">i", len(out)) + out
+        if ver >= 1:
+            b += struct.pack(">q", 0)
+        return b, err
+
+    def scram_step(self, token):
+        h = "sha256" if self.mech == "SCRAM-SHA-256" else "sha512"
+        t = token.decode()
+        if self.scram is None:
+            if not t.startswith("n,,"):
+                return 58, "Authentication failed: channel binding not supported", b""
+            bare = t[3:]
+            attrs = dict(a.split("=", 1) for a in bare.split(","))
+            name = attrs.get("n", "").replace("=2C", ",").replace("=3D", "=")  # saslname
+            if name != self.args.user:
+                return 58, "Authentication failed: Invalid user credentials", b""
+            salt = os.urandom(16)
+            nonce = attrs["r"] + base64.b64encode(os.urandom(18)).decode()
+            first = f"r={nonce},s={base64.b64encode(salt).decode()},i=4096"
+            salted = hashlib.pbkdf2_hmac(h, self.args.password.encode(), salt, 4096)
+            self.scram = {"bare": bare, "first": first, "nonce": nonce, "salted": salted}
+            return 0, None, first.encode()
+        st = self.scram
+        without_proof, _, proof = t.rpartition(",p=")
+        attrs = dict(a.split("=", 1) for a in without_proof.split(","))
+        if attrs.get("r") != st["nonce"] or attrs.get("c") != "biws":
+            return 58, "Authentication failed: bad nonce or channel binding", b""
+        auth = f"{st['bare']},{st['first']},{without_proof}".encode()
+        client_key = hmac.new(st["salted"], b"Client Key", h).digest()
+        stored = hashlib.new(h, client_key).digest()
+        sig = hmac.new(stored, auth, h).digest()
+        got = bytes(a ^ b for a, b in zip(base64.b64decode(proof), sig))
+        if hashlib.new(h, got).digest() != stored:
+            return 58, "Authentication failed: Invalid user credentials", b""
+        server_key = hmac.new(st["salted"], b"Server Key", h).digest()
+        self.done = True
+        return 0, None, ("v=" + base64.b64encode(hmac.new(server_key, auth, h).digest()).decode()).encode()
+
+
 def serve(conn, port, args):
     buf = b""
+    sasl = Sasl(args)
     try:
         while True:
             while len(buf) < 4 or len(buf) < 4 + struct.unpack_from(">i", buf, 0)[0]:
@@ -177,7 +257,16 @@ def serve(conn, port, args):
             _, o = string(frame, 8)
             body = frame[o:]
             if api == 18:
-                resp = api_versions(ver)
+                resp = api_versions(ver, args)
+            elif api == 17 and args.sasl:
+                resp = sasl.handshake(body)
+            elif api == 36 and args.sasl:
+                resp, err = sasl.authenticate(ver, body)
+                if err:         # a broker answers the failure, then closes
+                    conn.sendall(struct.pack(">ii", len(resp) + 4, corr) + resp)
+                    return
+            elif not sasl.done:
+                return
             elif api == 3:
                 resp = metadata(ver, body, port, args.partitions)
             elif api == 22:
@@ -203,10 +292,23 @@ def serve(conn, port, args):
             else:
                 return              # an api we do not speak: as a broker, close
             conn.sendall(struct.pack(">ii", len(resp) + 4, corr) + resp)
-    except (OSError, struct.error):
+    except (OSError, struct.error, ValueError, KeyError, UnicodeDecodeError):
         return
     finally:
         conn.close()
+
+
+def handshake_then_serve(c, port, args, tls):
+    if tls:
+        try:
+            c.settimeout(15)
+            c = tls.wrap_socket(c, server_side=True)
+            c.settimeout(None)
+        except (OSError, ssl.SSLError) as e:
+            print(f"tls-error {e}", flush=True)
+            c.close()
+            return
+    serve(c, port, args)
 
 
 def main():
@@ -215,13 +317,26 @@ def main():
     ap.add_argument("--partitions", type=int, default=4)
     ap.add_argument("--timeout", type=float, default=300)
     ap.add_argument("--lose-answer", default="")
+    ap.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"))
+    ap.add_argument("--client-ca")
+    ap.add_argument("--sasl", default="")
+    ap.add_argument("--user", default="")
+    ap.add_argument("--password", default="")
     args = ap.parse_args()
+    args.sasl = [m for m in args.sasl.split(",") if m]
     args.lose_answer = {int(x) for x in args.lose_answer.split(",") if x}
     srv = socket.socket()
     srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     srv.bind(("127.0.0.1", args.port))
     srv.listen(64)
     port = srv.getsockname()[1]
+    tls = None
+    if args.tls:
+        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        tls.load_cert_chain(*args.tls)
+        if args.client_ca:
+            tls.verify_mode = ssl.CERT_REQUIRED
+            tls.load_verify_locations(args.client_ca)
     print(f"listening 127.0.0.1 {port}", flush=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     deadline = threading.Timer(args.timeout, lambda: (print("deadline", flush=True), os._exit(1)))
@@ -231,7 +346,7 @@ def main():
         while True:
             c, _ = srv.accept()
             c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            threading.Thread(target=serve, args=(c, port, args), daemon=True).start()
+            threading.Thread(target=handshake_then_serve, args=(c, port, args, tls), daemon=True).start()
     except KeyboardInterrupt:
         pass
 

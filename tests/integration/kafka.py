@@ -127,17 +127,18 @@ class Hole:
     """tests/bench/kafkahole.py: a broker that keeps only counts, follows Kafka's idempotence rule
     (a resent batch is recognised, not written again) and can lose answers after writing."""
 
-    def __init__(self, case, lose_answer="", partitions=4):
+    def __init__(self, case, lose_answer="", partitions=4, extra=()):
         import sys
         self.proc = subprocess.Popen([sys.executable, os.path.join(ROOT, "tests", "bench", "kafkahole.py"),
                                       "--partitions", str(partitions), "--lose-answer", lose_answer,
-                                      "--timeout", "300"], stdout=subprocess.PIPE, text=True)
+                                      "--timeout", "300", *extra], stdout=subprocess.PIPE, text=True)
         case.cleanup(self.close)
         first = self.proc.stdout.readline().split()
         if len(first) != 3 or first[0] != "listening":
             raise Failure(f"kafkahole did not start: {first}")
         self.port = int(first[2])
         self.total = self.dups = 0
+        self.tls_errors = []
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self):
@@ -147,6 +148,8 @@ class Hole:
                 self.total = int(w[1])
             elif w and w[0] == "duplicates":
                 self.dups = int(w[1])
+            elif w and w[0] == "tls-error":
+                self.tls_errors.append(line.strip())
 
     def close(self):
         if self.proc.poll() is None:

@@ -285,3 +285,67 @@ def test_lost_answers_are_resent_without_duplicates(t):
     eq(rc, 0, err[-3000:])
     wait_until(lambda: hole2.total > 200, 30, msg="duplicates without idempotence")
     eq(hole2.dups, 0)
+
+
+def test_sasl_ssl_plain_and_scram(t):
+    # librdkafka 2.0's mock has no SASL and no TLS: kafkahole.py serves both (its SCRAM server
+    # side is Python's hashlib/hmac, independent of ours), behind a TLS listener with our test CA
+    from harness import pki
+    p = pki()
+    pw = t.secret("pa$$:w0rd,=x")
+    enc = pw.replace("$", "%24").replace(":", "%3A").replace(",", "%2C").replace("=", "%3D")
+    for mech in ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"):
+        hole = kafka.Hole(t, extra=("--tls", p["server"], p["server_key"], "--sasl", mech,
+                                    "--user", "eve=1,a", "--password", pw))
+        evs = _events(30, mech.lower().replace("-", ""))
+        rc, _, err = t.run_ke("--source=file:-", "--healthz-port=0", "--flush-timeout=30s", "-v=2",
+                              f"--sink=kafka:?brokers=127.0.0.1:{hole.port}&cacert={p['ca']}&user=eve%3D1%2Ca"
+                              f"&password={enc}&sasl_mechanism={mech}", stdin=event_list(evs).encode(), timeout=90)
+        eq(rc, 0, err[-3000:])
+        wait_until(lambda: hole.total >= 30, 30, msg=f"{mech}: every event")
+        eq(hole.total, 30, mech)
+        check(f"SASL {mech} as eve=1,a" in err, err[-2000:])
+    # a wrong password: the broker's reason in the log, nothing written, the secret nowhere
+    hole = kafka.Hole(t, extra=("--tls", p["server"], p["server_key"], "--sasl", "SCRAM-SHA-256",
+                                "--user", "eve", "--password", pw))
+    k = t.ke("--source=file:-", "--healthz-port=0",
+             f"--sink=kafka:?brokers=127.0.0.1:{hole.port}&tls=true&cacert={p['ca']}&user=eve"
+             f"&password={t.secret('not-the-password')}&sasl_mechanism=SCRAM-SHA-256", stdin=True)
+    k.feed(event_list(_events(2, "wrong")))
+    k.wait_log(r"SASL SCRAM-SHA-256 authentication failed: SASL_AUTHENTICATION_FAILED: "
+               r"Authentication failed: Invalid user credentials", 30)
+    eq(hole.total, 0)
+    eq(k.stop(30), 0)
+    # the mechanism the broker does not offer
+    hole = kafka.Hole(t, extra=("--sasl", "PLAIN", "--user", "eve", "--password", "x"))
+    k = t.ke("--source=file:-", "--healthz-port=0",
+             f"--sink=kafka:?brokers=127.0.0.1:{hole.port}&user=eve&password=x&sasl_mechanism=SCRAM-SHA-512",
+             stdin=True)
+    k.wait_log(r"SASL SCRAM-SHA-512: UNSUPPORTED_SASL_MECHANISM \(the broker offers: PLAIN\)", 30)
+    eq(k.stop(30), 0)
+
+
+def test_tls_verification_and_client_certificates(t):
+    from harness import pki
+    p = pki()
+    # mutual TLS, upstream's cacert/cert/key
+    hole = kafka.Hole(t, extra=("--tls", p["server"], p["server_key"], "--client-ca", p["ca"]))
+    evs = _events(10, "mtls")
+    rc, _, err = t.run_ke("--source=file:-", "--healthz-port=0", "--flush-timeout=30s",
+                          f"--sink=kafka:?brokers=127.0.0.1:{hole.port}&cacert={p['ca']}&cert={p['client']}"
+                          f"&key={p['client_key']}", stdin=event_list(evs).encode(), timeout=90)
+    eq(rc, 0, err[-3000:])
+    wait_until(lambda: hole.total >= 10, 30, msg="mutual TLS")
+    # an unknown CA: refused with the reason, nothing written; insecuressl=true gets through
+    hole = kafka.Hole(t, extra=("--tls", p["server"], p["server_key"]))
+    k = t.ke("--source=file:-", "--healthz-port=0",
+             f"--sink=kafka:?brokers=127.0.0.1:{hole.port}&cacert={p['other_ca']}", stdin=True)
+    k.feed(event_list(_events(2, "badca")))
+    k.wait_log(r"broker 127\.0\.0\.1:\d+: .*(verif|certificate)", 30)
+    eq(hole.total, 0)
+    eq(k.stop(30), 0)
+    rc, _, err = t.run_ke("--source=file:-", "--healthz-port=0", "--flush-timeout=30s",
+                          f"--sink=kafka:?brokers=127.0.0.1:{hole.port}&tls=true&insecuressl=true",
+                          stdin=event_list(_events(3, "insec")).encode(), timeout=90)
+    eq(rc, 0, err[-3000:])
+    wait_until(lambda: hole.total >= 3, 30, msg="insecuressl")
