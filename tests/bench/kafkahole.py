@@ -6,7 +6,8 @@ for transactional producers).
 Python 3.11 standard library only; a thread per connection on 127.0.0.1. It speaks what a
 producer needs, written from Kafka's protocol guide, with the classic encodings:
 
-  ApiVersions v0-v2   Produce 3-8, Metadata 0-8, ApiVersions 0-2, InitProducerId 0-1
+  ApiVersions v0-v2   Produce 0-8 (v3-v8 served), Fetch 0-11 (listed, not served), Metadata
+                      0-8, ApiVersions 0-2, InitProducerId 0-1
                       (a newer ApiVersions gets UNSUPPORTED_VERSION in the v0 form, as brokers do)
   Metadata v0-v8      this one broker (node 1) leads every partition of any topic asked for
   InitProducerId v0-1 a new producer id each time (epoch 0)
@@ -79,7 +80,10 @@ def pstr(s):
 def api_versions(ver, args):
     if ver > 2:
         return struct.pack(">hi", 35, 1) + struct.pack(">hhh", 18, 0, 2)
-    rows = [(0, 3, 8), (3, 0, 8), (18, 0, 2), (22, 0, 1)]
+    # Produce from v0 and Fetch, as Kafka 4 still lists them (KAFKA-18659): librdkafka decides
+    # on RecordBatch v2 only when Produce v3 and Fetch v4 are listed. Neither v0-v2 Produce nor
+    # Fetch is served: a client that sends them has the connection closed.
+    rows = [(0, 0, 8), (1, 0, 11), (3, 0, 8), (18, 0, 2), (22, 0, 1)]
     if args.sasl:
         rows += [(17, 0, 1), (36, 0, 1)]
     b = struct.pack(">hi", 0, len(rows)) + b"".join(struct.pack(">hhh", *r) for r in rows)
@@ -227,7 +231,9 @@ class Sasl:
         st = self.scram
         without_proof, _, proof = t.rpartition(",p=")
         attrs = dict(a.split("=", 1) for a in without_proof.split(","))
-        if attrs.get("r") != st["nonce"] or attrs.get("c") != "biws":
+        # as Kafka since 3.8.1: the nonce must END with ours (librdkafka before 2.6.1 sends the
+        # client nonce twice, librdkafka #4895); the RFC's exact echo passes too
+        if not attrs.get("r", "").endswith(st["nonce"]) or attrs.get("c") != "biws":
             return 58, "Authentication failed: bad nonce or channel binding", b""
         auth = f"{st['bare']},{st['first']},{without_proof}".encode()
         client_key = hmac.new(st["salted"], b"Client Key", h).digest()
@@ -274,7 +280,7 @@ def serve(conn, port, args):
                     STATE["next_pid"] += 1
                     pid = STATE["next_pid"]
                 resp = struct.pack(">ihqh", 0, 0, pid, 0)
-            elif api == 0:
+            elif api == 0 and ver >= 3:
                 resp, acks, written = produce(ver, body)
                 with LOCK:
                     STATE["produce_seen"] += 1
@@ -290,9 +296,13 @@ def serve(conn, port, args):
                 if acks == 0:
                     continue
             else:
+                print(f"unknown-api {api} v{ver}", flush=True)
                 return              # an api we do not speak: as a broker, close
             conn.sendall(struct.pack(">ii", len(resp) + 4, corr) + resp)
-    except (OSError, struct.error, ValueError, KeyError, UnicodeDecodeError):
+    except OSError:
+        return
+    except (struct.error, ValueError, KeyError, UnicodeDecodeError, IndexError) as e:
+        print(f"bad-request {type(e).__name__}: {e}", flush=True)
         return
     finally:
         conn.close()
