@@ -232,7 +232,7 @@ static void whole_object_as_json(void)
 
 	/* json.MarshalIndent(ev, "", " ") */
 	struct buf b = BUF_INIT(1 << 20);
-	CHECK_INT(buf_json_indent(&b, "{\"a\":{},\"b\":[],\"c\":[1,{\"d\":\"x,y:{}\"}],\"e\":null}", 51), 0);
+	CHECK_INT(buf_json_indent(&b, "{\"a\":{},\"b\":[],\"c\":[1,{\"d\":\"x,y:{}\"}],\"e\":null}", 47), 0);
 	CHECK_STR(buf_str(&b),
 	          "{\n \"a\": {},\n \"b\": [],\n \"c\": [\n  1,\n  {\n   \"d\": \"x,y:{}\"\n  }\n ],\n"
 	          " \"e\": null\n}");
