@@ -1368,7 +1368,9 @@ static void dispatch(struct kafka *k, int64_t now)
 			k->md_wanted |= b->fails > 0; /* an unreachable leader: maybe it moved */
 			continue;
 		}
-		if (b->conn->st == C_READY && !b->conn->doomed)
+		/* past its SASL session: nothing new on it; it closes once idle and logs in again */
+		bool expired = b->conn->reauth_at && now >= b->conn->reauth_at;
+		if (b->conn->st == C_READY && !b->conn->doomed && !expired)
 			produce_on(k, b->conn, list, n);
 	}
 	/* chunks without a known leader need fresh metadata */

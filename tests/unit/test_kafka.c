@@ -12,6 +12,8 @@
 #include <lz4frame.h>
 
 #include "buf.h"
+#include "event.h"
+#include "sink.h"
 #include "sinks/kafka.h"
 #include "test.h"
 #include "util.h"
@@ -560,6 +562,54 @@ static void error_actions(void)
 	CHECK_STR(kafka_error_name(31000), "error 31000");
 }
 
+/* The sink's rendered item: [int64 ts ms][uint16 key length][key][upstream's value]. */
+static void rendered_item(void)
+{
+	static const char json[] =
+	    "{\"kind\":\"Event\",\"apiVersion\":\"v1\",\"metadata\":{\"name\":\"web-1.17b\",\"namespace\":"
+	    "\"shop\",\"uid\":\"e-uid-1\",\"resourceVersion\":\"4711\"},\"involvedObject\":{\"kind\":\"Pod\","
+	    "\"name\":\"web-1\",\"uid\":\"pod-uid\"},\"reason\":\"BackOff\",\"message\":\"a <b> \\\"c\\\"\","
+	    "\"source\":{\"host\":\"node 1\"},\"lastTimestamp\":\"2024-03-05T23:59:59Z\",\"count\":7}";
+	char err[256];
+	struct event ev;
+	memset(&ev, 0, sizeof ev);
+	event_keep_json(true);
+	int dr = event_decode(json, strlen(json), &ev, err, sizeof err);
+	event_keep_json(false);
+	CHECK_INT(dr, 0);
+	struct sink *s = sink_create("kafka:?brokers=127.0.0.1:9", 0, 30000, NULL, err, sizeof err);
+	CHECK(s != NULL);
+	struct buf out = BUF_INIT(1 << 20);
+	CHECK_INT(s->type->render(s, &ev, &out, err, sizeof err), 0);
+	const unsigned char *p = (const unsigned char *)out.data;
+	CHECK_INT((int64_t)be64(p), 1709683199000);
+	CHECK_INT(p[8] << 8 | p[9], 7);
+	CHECK(memcmp(p + 10, "pod-uid", 7) == 0);
+	const char *v = out.data + 17;
+	const char *want_head =
+	    "{\"EventValue\":\"{\\n \\\"metadata\\\": {\\n  \\\"name\\\": \\\"web-1.17b\\\",";
+	CHECK(strncmp(v, want_head, strlen(want_head)) == 0);
+	CHECK(strstr(v, "\\\"message\\\": \\\"a <b> \\\\\\\"c\\\\\\\"\\\",") != NULL);
+	const char *tail =
+	    "\",\"EventTimestamp\":\"2024-03-05T23:59:59Z\",\"EventTags\":{\"eventID\":\"e-uid-1\","
+	    "\"hostname\":\"node 1\",\"pod_id\":\"pod-uid\",\"pod_name\":\"web-1\"}}";
+	CHECK(out.len > strlen(tail) && strcmp(out.data + out.len - strlen(tail), tail) == 0);
+	sink_destroy(s);
+
+	/* message_key=none: a null key (0xffff), the value right after */
+	s = sink_create("kafka:?brokers=127.0.0.1:9&message_key=none", 0, 30000, NULL, err, sizeof err);
+	CHECK(s != NULL);
+	buf_reset(&out);
+	CHECK_INT(s->type->render(s, &ev, &out, err, sizeof err), 0);
+	p = (const unsigned char *)out.data;
+	CHECK_INT(p[8] << 8 | p[9], 0xffff);
+	CHECK(strncmp(out.data + 10, "{\"EventValue\":", 14) == 0);
+	CHECK_INT(s->cfg.concurrency, 1); /* one batch in flight, whatever was asked */
+	sink_destroy(s);
+	buf_free(&out);
+	event_free(&ev);
+}
+
 const struct test_case test_kafka[] = {
 	TEST(crc32c_vectors),
 	TEST(murmur2_java_vectors),
@@ -573,5 +623,6 @@ const struct test_case test_kafka[] = {
 	TEST(produce_answers),
 	TEST(small_answers),
 	TEST(error_actions),
+	TEST(rendered_item),
 	TEST_END,
 };
