@@ -431,6 +431,10 @@ static int create(struct sink *s, struct uri *u, char *err, size_t errlen)
 	if (k->sasl) {
 		k->user = xstrdup(user);
 		k->password = xstrdup(pw);
+		if (k->sasl == SASL_PLAIN && !k->tls)
+			log_warn("sink %s: SASL PLAIN without TLS sends the password in clear (tls=true: "
+			         "SASL_SSL)",
+			         s->name);
 	}
 
 	/* One batch in flight: per-partition order and identical resends (see the top). */
