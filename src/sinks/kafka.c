@@ -196,6 +196,8 @@ struct kafka {
 	struct buf req, scratch;
 	struct kafka_record *recs;
 	size_t recs_cap;
+	struct buf pool[16]; /* RecordBatch buffers kept between batches (no mmap per batch) */
+	unsigned npool;
 	char state_logged[200]; /* the last "not ready" reason logged */
 };
 
@@ -461,36 +463,40 @@ static void put_be(struct buf *b, uint64_t v, int n)
 static void escape_json_text(struct buf *out, const char *s, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
-	char chunk[4096];
-	size_t k = 0;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (k > sizeof chunk - 8) {
-			buf_append(out, chunk, k);
-			k = 0;
-		}
-		if (c == '"' || c == '\\') {
-			chunk[k++] = '\\';
-			chunk[k++] = (char)c;
-		} else if (c == '\n') {
-			chunk[k++] = '\\';
-			chunk[k++] = 'n';
-		} else if (c == '\r') {
-			chunk[k++] = '\\';
-			chunk[k++] = 'r';
-		} else if (c == '\t') {
-			chunk[k++] = '\\';
-			chunk[k++] = 't';
-		} else if (c < 0x20 || c == 0x7f) {
-			memcpy(chunk + k, "\\u00", 4);
-			chunk[k + 4] = hex[c >> 4];
-			chunk[k + 5] = hex[c & 15];
-			k += 6;
-		} else {
-			chunk[k++] = (char)c;
-		}
+	/* what a byte becomes after a backslash: 0 = itself, unescaped; 'u' = \u00XX */
+	static unsigned char esc[256];
+	if (!esc['"']) {
+		for (int c = 0; c < 0x20; c++)
+			esc[c] = 'u';
+		esc[0x7f] = 'u';
+		esc['"'] = '"';
+		esc['\\'] = '\\';
+		esc['\n'] = 'n';
+		esc['\r'] = 'r';
+		esc['\t'] = 't';
 	}
-	buf_append(out, chunk, k);
+	char chunk[6 * 1024];
+	const unsigned char *p = (const unsigned char *)s, *end = p + n;
+	while (p < end) {
+		/* at most 1024 input bytes per round: 6 output bytes each at worst */
+		const unsigned char *stop = end - p > 1024 ? p + 1024 : end;
+		size_t k = 0;
+		for (; p < stop; p++) {
+			unsigned char c = *p, e = esc[c];
+			if (!e) {
+				chunk[k++] = (char)c;
+			} else if (e != 'u') {
+				chunk[k++] = '\\';
+				chunk[k++] = (char)e;
+			} else {
+				memcpy(chunk + k, "\\u00", 4);
+				chunk[k + 4] = hex[c >> 4];
+				chunk[k + 5] = hex[c & 15];
+				k += 6;
+			}
+		}
+		buf_append(out, chunk, k);
+	}
 }
 
 static int render(struct sink *s, const struct event *ev, struct buf *out, char *err, size_t errlen)
@@ -1271,7 +1277,12 @@ static int build_chunks(struct kafka *k, struct sink_batch *b)
 			o.base_sequence = k->seq[ch->partition];
 		}
 		ch->base_seq = o.base_sequence;
-		buf_init(&ch->rb, k->s->cfg.batch_bytes + (1 << 20));
+		if (k->npool) {
+			ch->rb = k->pool[--k->npool];
+			buf_reset(&ch->rb);
+		} else {
+			buf_init(&ch->rb, k->s->cfg.batch_bytes + (1 << 20));
+		}
 		if (kafka_record_batch(&ch->rb, &o, tmp, ch->n, &k->scratch) < 0) {
 			chunk_done(ch, DELIVERY_SPLIT, "record batch too large to encode");
 			continue;
@@ -1286,8 +1297,13 @@ static int build_chunks(struct kafka *k, struct sink_batch *b)
 
 static void free_chunks(struct kafka *k)
 {
-	for (unsigned c = 0; c < k->nchunks; c++)
-		buf_free(&k->chunks[c].rb);
+	for (unsigned c = 0; c < k->nchunks; c++) {
+		struct buf *rb = &k->chunks[c].rb;
+		if (k->npool < ARRAY_LEN(k->pool) && rb->data && rb->cap <= (2u << 20))
+			k->pool[k->npool++] = *rb;
+		else
+			buf_free(rb);
+	}
 	if (k->nchunks)
 		free(k->chunks[0].idx);
 	free(k->chunks);
@@ -1597,6 +1613,8 @@ static void destroy(struct sink *s)
 	}
 	free(k->brokers);
 	free_chunks(k);
+	for (unsigned i = 0; i < k->npool; i++)
+		buf_free(&k->pool[i]);
 	if (k->md_next_set)
 		kafka_metadata_free(&k->md_next);
 	free(k->leaders);
