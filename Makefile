@@ -19,7 +19,7 @@ BUILD     ?= build
 WARN      := -std=c11 -Wall -Wextra -Werror -Wshadow -Wformat=2 \
              -Wstrict-prototypes -Wmissing-prototypes -Wvla -Wno-format-nonliteral
 CPPFLAGS  := -D_GNU_SOURCE -Iinclude -DKE_VERSION='"$(VERSION)"' -DKE_GIT_REV='"$(GIT_REV)"'
-LIBS      := -lcurl -lmbedtls -lmbedx509 -lmbedcrypto -lcjson -lyaml -llz4 -lpthread
+LIBS      := -lcurl -lmbedtls -lmbedx509 -lmbedcrypto -lcjson -lyaml -llz4frame -llz4 -lz -lpthread
 
 ifeq ($(FLAVOR),musl)
   CC      := musl-gcc
@@ -105,12 +105,19 @@ $(B)/tools/netprobe: tests/tools/netprobe.c $(B)/libke.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $^ $(LIBS) -o $@
 
+# kafkamock: librdkafka's mock cluster (Debian's librdkafka-dev, glibc) for the kafka tests;
+# built when the library is installed (scripts/test-deps.sh installs it).
+KAFKAMOCK := $(if $(wildcard /usr/include/librdkafka/rdkafka_mock.h),$(B)/tools/kafkamock)
+$(B)/tools/kafkamock: tests/tools/kafkamock.c
+	@mkdir -p $(dir $@)
+	gcc -std=c11 -D_GNU_SOURCE -O1 -g -Wall -Wextra -Werror $< -lrdkafka -o $@
+
 $(B)/tools/%: tests/tools/%.c $(B)/deps.mk
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $< -lyaml -llz4 -o $@
 
 unit: $(B)/unit-tests $(FUZZ_SRCS:tests/fuzz/%.c=$(B)/fuzz/%) $(B)/kube-eventer $(B)/tools/yaml2json \
-      $(B)/tools/netprobe $(B)/tools/lz4block
+      $(B)/tools/netprobe $(B)/tools/lz4block $(KAFKAMOCK)
 
 test:
 	@scripts/test.sh

@@ -32,4 +32,20 @@ int hex_encode(struct buf *b, const void *src, size_t n, bool upper);
  */
 int aes_cbc_decrypt(const void *key, size_t keylen, const void *in, size_t n, struct buf *out);
 
+/* --- SCRAM (Kafka SASL): SHA-256/512 digests and HMACs, PBKDF2, random bytes --- */
+
+enum crypto_hash { CRYPTO_SHA256, CRYPTO_SHA512 };
+#define CRYPTO_HASH_MAX 64 /* bytes of the longest digest */
+
+/* Digest length of h in bytes (32 or 64). */
+size_t crypto_hash_len(enum crypto_hash h);
+/* out receives crypto_hash_len(h) bytes. */
+void crypto_hash(enum crypto_hash h, const void *p, size_t n, uint8_t *out);
+void crypto_hmac(enum crypto_hash h, const void *key, size_t keylen, const void *msg, size_t n, uint8_t *out);
+/* PBKDF2 with HMAC-h (RFC 8018): outlen bytes of key derived from password and salt. */
+void crypto_pbkdf2_hmac(enum crypto_hash h, const void *password, size_t pwlen, const void *salt,
+                        size_t saltlen, uint32_t iterations, uint8_t *out, size_t outlen);
+/* n bytes from the kernel's CSPRNG (getrandom). 0, or -1 when it cannot give them. */
+int crypto_random(void *p, size_t n);
+
 #endif

@@ -144,14 +144,17 @@ DATA_SINKS = (("influxdb", "influxdb:http://127.0.0.1:{port}?db=k8s"),
               ("elasticsearch", "elasticsearch:http://127.0.0.1:{port}?index=heapster"),
               ("honeycomb", "honeycomb:?apihost=http://127.0.0.1:{port}&writekey=bench&dataset=heapster"),
               ("sls", "sls:http://127.0.0.1:{port}?project=bench&logStore=events&regionId=cn-bench"
-                      "&accessKeyId=BenchKeyId&accessKeySecret=BenchKeySecret"))
+                      "&accessKeyId=BenchKeyId&accessKeySecret=BenchKeySecret"),
+              ("kafka", "kafka:?brokers=127.0.0.1:{port}"))
+# The sinkhole speaking each kind's protocol (tests/bench/): HTTP ones in datahole.py.
+HOLES = {"kafka": "kafkahole.py"}
 
 
-def datahole(n, timeout):
+def datahole(n, timeout, script="datahole.py"):
     """tests/bench/datahole.py on CPU 1 -> (process, port, state); it keeps answering until
     terminated (or `timeout` s), so the binary's last requests never meet a closed port.
     state: {"total", "last_ns", "done": set at n events or when the datahole ends}."""
-    p = subprocess.Popen([sys.executable, os.path.join(ROOT, "tests", "bench", "datahole.py"),
+    p = subprocess.Popen([sys.executable, os.path.join(ROOT, "tests", "bench", script),
                           "--timeout", str(timeout)],
                          stdout=subprocess.PIPE, text=True, preexec_fn=pinned(1))
     first = p.stdout.readline().split()
@@ -180,7 +183,7 @@ def data_sink_burst(kind, n, sink_uri_fmt, timeout=120):
     peak RSS KiB). Raises SinkNotRecognized when the binary has no such sink (exit 2),
     RuntimeError when fewer than n events arrive within `timeout` seconds."""
     data = event_list(n, f"{kind}-burst")
-    hole, port, st = datahole(n, timeout + 30)
+    hole, port, st = datahole(n, timeout + 30, HOLES.get(kind, "datahole.py"))
     ke = None
     try:
         ke = subprocess.Popen([BIN, "--source=file:-", "--healthz-ip=127.0.0.1", "--healthz-port=0",

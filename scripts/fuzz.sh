@@ -13,7 +13,7 @@ for f in tests/fuzz/fuzz_*.c; do
   [ -n "${1:-}" ] && [ "$1" != "$t" ] && [ "$1" != "${t#fuzz_}" ] && continue
   clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -D_GNU_SOURCE \
     -DKE_VERSION='"fuzz"' -DKE_GIT_REV='"fuzz"' -Iinclude -isystem "$P/include" "$f" $srcs \
-    -L"$P/lib" -lcurl -lmbedtls -lmbedx509 -lmbedcrypto -lcjson -lyaml -llz4 -lpthread -o "build/fuzz/$t"
+    -L"$P/lib" -lcurl -lmbedtls -lmbedx509 -lmbedcrypto -lcjson -lyaml -llz4frame -llz4 -lz -lpthread -o "build/fuzz/$t"
   mkdir -p "build/fuzz/corpus/$t"
   (cd build/fuzz && "./$t" -max_total_time="$secs" -max_len=65536 -timeout=10 -rss_limit_mb=1024 \
     "corpus/$t" "../../tests/fuzz/corpus/${t#fuzz_}" 2>&1 | tail -n 3)

@@ -17,6 +17,13 @@ command -v runc >/dev/null || need+=(runc)
 # InfluxDB 1.6 (Debian's influxdb): the real peer of the influxdb sink's tests
 # (tests/integration/influx.py runs its own influxd on free loopback ports).
 [ -x /usr/bin/influxd ] || command -v influxd >/dev/null || need+=(influxdb)
+# Kafka: librdkafka's mock cluster (librdkafka-dev; tests/tools/kafkamock.c links it, glibc,
+# never the shipped binary) is the kafka sink's peer, and kcat reads back what it got.
+[ -e /usr/include/librdkafka/rdkafka_mock.h ] || need+=(librdkafka-dev)
+command -v kcat >/dev/null || need+=(kcat)
+# ... and librdkafka through Python, an independent producer for kafkahole.py's self-test
+# (tests/emu/test_kafkahole_selftest.py runs it with /usr/bin/python3, which sees Debian's modules).
+/usr/bin/python3 -c 'import confluent_kafka' 2>/dev/null || need+=(python3-confluent-kafka)
 # Python: the tests use the standard library only, so no python3-* package is needed
 # (Debian's would be seen by /usr/bin/python3 alone, not by another python3 on PATH).
 if [ ${#need[@]} -gt 0 ]; then

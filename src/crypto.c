@@ -7,6 +7,9 @@
 #include <mbedtls/md5.h>
 #include <mbedtls/platform_util.h>
 #include <mbedtls/sha256.h>
+#include <errno.h>
+#include <sys/random.h>
+#include <sys/types.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -104,4 +107,76 @@ int aes_cbc_decrypt(const void *key, size_t keylen, const void *in, size_t n, st
 	mbedtls_platform_zeroize(plain, len);
 	free(plain);
 	return ok ? 0 : -1;
+}
+
+/* --- SCRAM (Kafka SASL): SHA-256/512 digests and HMACs, PBKDF2, random bytes --- */
+
+static const mbedtls_md_info_t *md_of(enum crypto_hash h)
+{
+	return mbedtls_md_info_from_type(h == CRYPTO_SHA512 ? MBEDTLS_MD_SHA512 : MBEDTLS_MD_SHA256);
+}
+
+size_t crypto_hash_len(enum crypto_hash h)
+{
+	return h == CRYPTO_SHA512 ? 64 : 32;
+}
+
+void crypto_hash(enum crypto_hash h, const void *p, size_t n, uint8_t *out)
+{
+	mbedtls_md(md_of(h), p, n, out);
+}
+
+void crypto_hmac(enum crypto_hash h, const void *key, size_t keylen, const void *msg, size_t n, uint8_t *out)
+{
+	mbedtls_md_hmac(md_of(h), key, keylen, msg, n, out);
+}
+
+/* MBEDTLS_PKCS5_C is trimmed out of our mbedTLS (deps.sh): PBKDF2 is a loop over HMAC. */
+void crypto_pbkdf2_hmac(enum crypto_hash h, const void *password, size_t pwlen, const void *salt,
+                        size_t saltlen, uint32_t iterations, uint8_t *out, size_t outlen)
+{
+	mbedtls_md_context_t ctx;
+	size_t hl = crypto_hash_len(h);
+	uint8_t u[CRYPTO_HASH_MAX], t[CRYPTO_HASH_MAX];
+	mbedtls_md_init(&ctx);
+	mbedtls_md_setup(&ctx, md_of(h), 1);
+	mbedtls_md_hmac_starts(&ctx, password, pwlen);
+	for (uint32_t block = 1; outlen; block++) {
+		uint8_t be[4] = { (uint8_t)(block >> 24), (uint8_t)(block >> 16), (uint8_t)(block >> 8),
+			          (uint8_t)block };
+		mbedtls_md_hmac_reset(&ctx);
+		mbedtls_md_hmac_update(&ctx, salt, saltlen);
+		mbedtls_md_hmac_update(&ctx, be, 4);
+		mbedtls_md_hmac_finish(&ctx, u);
+		memcpy(t, u, hl);
+		for (uint32_t i = 1; i < iterations; i++) {
+			mbedtls_md_hmac_reset(&ctx);
+			mbedtls_md_hmac_update(&ctx, u, hl);
+			mbedtls_md_hmac_finish(&ctx, u);
+			for (size_t k = 0; k < hl; k++)
+				t[k] ^= u[k];
+		}
+		size_t take = outlen < hl ? outlen : hl;
+		memcpy(out, t, take);
+		out += take;
+		outlen -= take;
+	}
+	mbedtls_md_free(&ctx);
+	mbedtls_platform_zeroize(u, sizeof u);
+	mbedtls_platform_zeroize(t, sizeof t);
+}
+
+int crypto_random(void *p, size_t n)
+{
+	unsigned char *c = p;
+	while (n) {
+		ssize_t r = getrandom(c, n, 0);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -1;
+		c += r;
+		n -= (size_t)r;
+	}
+	return 0;
 }
