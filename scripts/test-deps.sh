@@ -17,6 +17,11 @@ command -v runc >/dev/null || need+=(runc)
 # InfluxDB 1.6 (Debian's influxdb): the real peer of the influxdb sink's tests
 # (tests/integration/influx.py runs its own influxd on free loopback ports).
 [ -x /usr/bin/influxd ] || command -v influxd >/dev/null || need+=(influxdb)
+# MariaDB 10.11 (Debian's mariadb-server, with the mariadb client): the real peer of the
+# mysql sink's tests (tests/integration/mariadb.py runs its own mariadbd on a free loopback
+# port with a throwaway datadir; the tests read rows back with the mariadb client).
+[ -x /usr/sbin/mariadbd ] || need+=(mariadb-server)
+command -v mariadb >/dev/null || need+=(mariadb-client)
 # Python: the tests use the standard library only, so no python3-* package is needed
 # (Debian's would be seen by /usr/bin/python3 alone, not by another python3 on PATH).
 if [ ${#need[@]} -gt 0 ]; then

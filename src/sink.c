@@ -241,7 +241,7 @@ struct sink *sink_create_as(const struct sink_type *t, const char *value, size_t
                             struct buf *unknown, char *err, size_t errlen)
 {
 	struct uri u;
-	if (uri_parse(value, &u, err, errlen) < 0)
+	if ((t->dsn ? uri_parse_dsn : uri_parse)(value, &u, err, errlen) < 0)
 		return NULL;
 	struct sink *s = create(t, &u, index, max_flush_ms, unknown, err, errlen);
 	uri_free(&u);
@@ -252,7 +252,12 @@ struct sink *sink_create(const char *value, size_t index, int64_t max_flush_ms, 
                          char *err, size_t errlen)
 {
 	struct uri u;
-	if (uri_parse(value, &u, err, errlen) < 0)
+	/* the key decides how the rest is read: a URL, or a DSN whose password
+	 * may hold any character */
+	char key[64];
+	snprintf(key, sizeof key, "%.*s", (int)strcspn(value, ":"), value);
+	const struct sink_type *kt = sink_type_find(key);
+	if ((kt && kt->dsn ? uri_parse_dsn : uri_parse)(value, &u, err, errlen) < 0)
 		return NULL;
 	const struct sink_type *t = sink_type_find(u.key);
 	struct sink *s = NULL;
