@@ -9,7 +9,9 @@ except the pipeline micro-benchmark, which links the same library.
 
 --only datasinks: only the data sinks' bursts (data_sink_burst(): n events through
 --source=file:- into tests/bench/datahole.py, which speaks InfluxDB's and
-Elasticsearch's HTTP APIs); a sink the binary does not know yet is skipped with a message.
+Elasticsearch's HTTP APIs, or tests/emu/mysqlemu.py, which speaks the MySQL protocol and
+counts the rows of each INSERT; and the mysql sink into a real MariaDB, when Debian's
+mariadb-server is installed); a sink the binary does not know yet is skipped with a message.
 """
 import gzip
 import json
@@ -128,16 +130,19 @@ class SinkNotRecognized(Exception):
     """The binary has no such sink yet (exit 2, "Sink not recognized")."""
 
 
-DATA_SINKS = (("influxdb", "influxdb:http://127.0.0.1:{port}?db=k8s"),
-              ("elasticsearch", "elasticsearch:http://127.0.0.1:{port}?index=heapster"))
+DATAHOLE = os.path.join(ROOT, "tests", "bench", "datahole.py")
+MYSQLEMU = os.path.join(ROOT, "tests", "emu", "mysqlemu.py")
+DATA_SINKS = (("influxdb", "influxdb:http://127.0.0.1:{port}?db=k8s", DATAHOLE),
+              ("elasticsearch", "elasticsearch:http://127.0.0.1:{port}?index=heapster", DATAHOLE),
+              ("mysql", "mysql:?ke:pw@tcp(127.0.0.1:{port})/k8s", MYSQLEMU))
 
 
-def datahole(n, timeout):
-    """tests/bench/datahole.py on CPU 1 -> (process, port, state); it keeps answering until
-    terminated (or `timeout` s), so the binary's last requests never meet a closed port.
+def datahole(n, timeout, script=DATAHOLE):
+    """tests/bench/datahole.py (or another sinkhole printing the same lines) on CPU 1 ->
+    (process, port, state); it keeps answering until terminated (or `timeout` s), so the
+    binary's last requests never meet a closed port.
     state: {"total", "last_ns", "done": set at n events or when the datahole ends}."""
-    p = subprocess.Popen([sys.executable, os.path.join(ROOT, "tests", "bench", "datahole.py"),
-                          "--timeout", str(timeout)],
+    p = subprocess.Popen([sys.executable, script, "--timeout", str(timeout)],
                          stdout=subprocess.PIPE, text=True, preexec_fn=pinned(1))
     first = p.stdout.readline().split()
     if len(first) != 3 or first[0] != "listening":
@@ -157,7 +162,7 @@ def datahole(n, timeout):
     return p, int(first[2]), st
 
 
-def data_sink_burst(kind, n, sink_uri_fmt, timeout=120):
+def data_sink_burst(kind, n, sink_uri_fmt, timeout=120, hole_script=DATAHOLE):
     """n events through build/kube-eventer --source=file:- into a datahole speaking `kind`'s protocol.
 
     sink_uri_fmt has "{port}" for the datahole's port. Returns (events/s from the first
@@ -165,7 +170,7 @@ def data_sink_burst(kind, n, sink_uri_fmt, timeout=120):
     peak RSS KiB). Raises SinkNotRecognized when the binary has no such sink (exit 2),
     RuntimeError when fewer than n events arrive within `timeout` seconds."""
     data = event_list(n, f"{kind}-burst")
-    hole, port, st = datahole(n, timeout + 30)
+    hole, port, st = datahole(n, timeout + 30, hole_script)
     ke = None
     try:
         ke = subprocess.Popen([BIN, "--source=file:-", "--healthz-ip=127.0.0.1", "--healthz-port=0",
@@ -236,17 +241,17 @@ def data_sinks():
         os.sched_setaffinity(0, {1})
         print("  (bursts: kube-eventer pinned to CPU 0, the datahole and this script to CPU 1)")
     n = 2000 if QUICK else 20000
-    for kind, fmt in DATA_SINKS:
+    for kind, fmt, hole in DATA_SINKS:
         runs = []
         try:
             for _ in range(3):
-                runs.append(data_sink_burst(kind, n, fmt))
+                runs.append(data_sink_burst(kind, n, fmt, hole_script=hole))
         except SinkNotRecognized as e:
             print(f"  {kind}: skipped, this build has no {kind} sink yet ({e})", flush=True)
             continue
         rate = sorted(r[0] for r in runs)
         per = sorted(r[1] / n * 1e6 for r in runs)
-        row(f"{n}-event burst to a loopback {kind} (datahole), median of 3",
+        row(f"{n}-event burst to a loopback {kind} ({os.path.basename(hole)[:-3]}), median of 3",
             f"{statistics.median(rate):,.0f} events/s (range {rate[0]:,.0f}-{rate[-1]:,.0f}), "
             f"{statistics.median(per):.1f} µs CPU/event (range {per[0]:.1f}-{per[-1]:.1f}), "
             f"peak RSS {max(r[2] for r in runs) / 1024:.2f} MiB",

@@ -368,3 +368,66 @@ def test_bad_dsns_exit_2(t):
     rc, out, err = t.run_ke("--check", "--source=file:-", "--sink=mysql:?root:S3cr3t-pw@tcp(h:3306)/k8s?tls=true")
     eq(rc, 0, out + err)
     check("configuration OK" in out and "S3cr3t" not in out + err, out + err)
+
+
+def test_caching_sha2_password_as_mysql8_does_it(t):
+    """MySQL 8's default plugin, against tests/emu/mysqlemu.py (MariaDB has none): full
+    authentication with the server's RSA key without TLS, in clear over TLS, the fast path once
+    the server has the account cached, plugin switches both ways, and a wrong password."""
+    from harness import pki
+    from mysqlemu import MySQLEmu
+    pw = t.secret("sha2-P@ss:w%rd#&?/")
+    for tls in (None, pki()):
+        with MySQLEmu(user="ke", password=pw, plugin="caching_sha2_password", tls=tls) as emu:
+            params = f"tls=true&cacert={pki()['ca']}" if tls else ""
+            sink = f"mysql:?ke:{pw}@tcp(127.0.0.1:{emu.port})/k8s" + (f"?{params}" if params else "")
+            for run in range(2):
+                rc, err = _run(t, sink, _events(3, f"sha2-{run}"))
+                eq(rc, 0, err[-3000:])
+                check("caching_sha2_password)" in err, err[-2000:])
+            eq(emu.rows, 6)
+            eq([(x["path"], x["tls"], x["db"]) for x in emu.logins],
+               [("full-tls" if tls else "full-rsa", bool(tls), "k8s"), ("fast", bool(tls), "k8s")])
+            check(pw not in err)
+    # the greeting offers one plugin, the account uses the other: AuthSwitchRequest
+    for account, greeting in (("caching_sha2_password", "mysql_native_password"),
+                              ("mysql_native_password", "caching_sha2_password")):
+        with MySQLEmu(user="ke", password=pw, plugin=account, default_plugin=greeting, cached=True) as emu:
+            rc, err = _run(t, f"mysql:?ke:{pw}@tcp(127.0.0.1:{emu.port})/k8s", _events(2, "sw"))
+            eq(rc, 0, err[-3000:])
+            eq(emu.rows, 2)
+            eq(emu.logins[0]["switched"], True)
+            eq(emu.logins[0]["client_plugin"], greeting)
+            check(f"{account})" in err, err[-2000:])
+    # a wrong password: the server's words, and backoff
+    with MySQLEmu(user="ke", password=pw, plugin="caching_sha2_password", cached=True) as emu:
+        k = t.ke("--source=file:-", "--healthz-ip=127.0.0.1", "--healthz-port=0",
+                 f"--sink=mysql:?ke:not-{pw}@tcp(127.0.0.1:{emu.port})/k8s", stdin=True)
+        k.wait_log(r"cannot connect to .*: Error 1045 \(28000\): Access denied for user 'ke'@'127\.0\.0\.1' "
+                   r"\(using password: YES\); trying again in", 30)
+        k.close_stdin()
+        eq(k.stop(), 0)
+        eq(emu.rows, 0)
+        check(pw not in k.log_text())
+
+
+def test_insert_errors_by_class(t):
+    """What the server says about an INSERT decides: a lock wait is retried (and the batch
+    arrives once the server takes it), a denied table is dropped at once."""
+    from mysqlemu import MySQLEmu
+    with MySQLEmu(user="ke", password="pw", plugin="mysql_native_password") as emu:
+        emu.fail_inserts = (1205, "HY000", "Lock wait timeout exceeded; try restarting transaction")
+        k = t.ke("--source=file:-", "--healthz-ip=127.0.0.1", "--healthz-port=0", "--flush-timeout=30s",
+                 f"--sink=mysql:?ke:pw@tcp(127.0.0.1:{emu.port})/k8s", stdin=True)
+        k.feed(event_list(_events(4, "lk")))
+        k.wait_log(r"sink mysql\[0\]: Error 1205 \(HY000\): Lock wait timeout exceeded; try restarting "
+                   r"transaction: 0 of 4 delivered, 4 to retry", 30)
+        emu.fail_inserts = None
+        wait_until(lambda: _sent(k) == 4, 30, msg="retried and taken")
+        eq(emu.rows, 4)
+        emu.fail_inserts = (1142, "42000", "INSERT command denied to user 'ke'@'127.0.0.1' for table 'kube_event'")
+        k.feed(event_list(_events(3, "dn")))
+        k.wait_log(r"Error 1142 \(42000\): INSERT command denied .*: 0 of 3 delivered, 3 dropped", 30)
+        eq(k.metric('eventer_sink_failed_total{sink="mysql[0]",type="mysql"}'), 3)
+        k.close_stdin()
+        eq(k.stop(), 0)
