@@ -926,6 +926,11 @@ static void destroy(struct sink *s)
 		return;
 	if (s->loop)
 		loop_timer_disarm(s->loop, &x->retry);
+	if (x->c && x->st == C_READY) { /* goodbye, so the server logs no aborted connection */
+		uint8_t quit = MY_COM_QUIT;
+		x->seq = 0;
+		send_packet(x, &quit, 1);
+	}
 	net_close(x->c);
 	if (x->password)
 		memset(x->password, 0, strlen(x->password));

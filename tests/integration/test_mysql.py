@@ -94,6 +94,8 @@ def test_rows_exactly_once_as_upstream_writes_them(t):
     eq(by["up-uid-13"]["first_occurrence_time"], "0001-01-01 00:00:00 +0000 UTC", "Go's zero time")
     eq(db.value("SELECT COUNT(*) FROM k8s.kube_event WHERE update_time IS NOT NULL"), "40")
     check("p%zz" not in err and ENV_PW not in err)
+    # the connection ended with COM_QUIT: the server counts no aborted client
+    eq(db.sql("SHOW GLOBAL STATUS LIKE 'Aborted_clients'"), [["Aborted_clients", "0"]])
     check("?ke:***@tcp(127.0.0.1:" in err, "the DSN is logged redacted")
 
 
@@ -270,32 +272,42 @@ def test_wrong_password_backs_off_then_delivers_once_fixed(t):
 
 
 def test_server_restart_mid_stream_loses_nothing(t):
-    """Events keep coming while MariaDB shuts down, stays down and comes back: every event is
-    stored exactly once (v2's unique key absorbs a batch whose answer was lost)."""
+    """Events keep coming while MariaDB shuts down, stays down and comes back, and again while it
+    is killed (SIGKILL, InnoDB recovers what was committed): every event is stored exactly once
+    (v2's unique key absorbs a batch whose answer was lost)."""
+    import threading
     db = _server(t)
     _load(db, "v2")
     k = t.ke("--source=file:-", "--healthz-ip=127.0.0.1", "--healthz-port=0", "--flush-timeout=60s",
              f"--sink={_dsn(db, 'ke', NASTY_PW, 'schema=v2&flush_interval=100ms&batch_size=50')}", stdin=True)
-    total = 0
-    for chunk in range(4):
-        k.feed(event_list(_events(100, f"r{chunk}")))
-        total += 100
-        time.sleep(0.1)
+    total = [0]
+
+    def feed(first, last, pause):
+        for chunk in range(first, last):
+            k.feed(event_list(_events(100, f"r{chunk}")))
+            total[0] += 100
+            time.sleep(pause)
+    feed(0, 4, 0.1)
     wait_until(lambda: _sent(k) >= 100, 30, msg="some delivered before the restart")
     db.stop()
-    for chunk in range(4, 8):
-        k.feed(event_list(_events(100, f"r{chunk}")))
-        total += 100
-        time.sleep(0.2)
+    feed(4, 8, 0.2)
     k.wait_log(r"sink mysql\[0\]: (cannot connect|.*connection to .* lost)", 30)
     time.sleep(2)
     db.start()
-    for chunk in range(8, 10):
-        k.feed(event_list(_events(100, f"r{chunk}")))
-        total += 100
-    wait_until(lambda: _sent(k) == total, 120, msg=f"all {total} delivered")
-    eq(db.value("SELECT COUNT(*) FROM k8s.kube_event"), str(total))
-    eq(db.value("SELECT COUNT(DISTINCT event_id) FROM k8s.kube_event"), str(total))
+    feed(8, 10, 0)
+    wait_until(lambda: _sent(k) == total[0], 120, msg=f"all {total[0]} delivered")
+    # a crash while batches are in flight
+    base = total[0]
+    feeder = threading.Thread(target=feed, args=(10, 20, 0.05))
+    feeder.start()
+    wait_until(lambda: _sent(k) >= base + 100, 30, msg="batches flowing")
+    db.kill()
+    feeder.join()
+    time.sleep(1)
+    db.start()
+    wait_until(lambda: _sent(k) == total[0], 120, msg=f"all {total[0]} delivered after the crash")
+    eq(db.value("SELECT COUNT(*) FROM k8s.kube_event"), str(total[0]))
+    eq(db.value("SELECT COUNT(DISTINCT event_id) FROM k8s.kube_event"), str(total[0]))
     m = k.metrics()
     eq(m['eventer_sink_failed_total{sink="mysql[0]",type="mysql"}'], 0)
     eq(m['eventer_sink_dropped_total{sink="mysql[0]",type="mysql"}'], 0)
@@ -431,3 +443,82 @@ def test_insert_errors_by_class(t):
         eq(k.metric('eventer_sink_failed_total{sink="mysql[0]",type="mysql"}'), 3)
         k.close_stdin()
         eq(k.stop(), 0)
+
+
+class _LosesAnAnswer:
+    """A TCP proxy in front of MariaDB that, once armed, lets the next INSERT through and then
+    cuts the connection instead of passing the server's OK back: the rows are committed, the
+    sink cannot know it. The ambiguous failure a unique key must absorb."""
+
+    def __init__(self, port):
+        import socket
+        import threading
+        self.target = port
+        self.armed = False
+        self.cut = 0
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        import socket
+        import threading
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            s = socket.create_connection(("127.0.0.1", self.target))
+            state = {"insert_seen": False}
+            threading.Thread(target=self._pump, args=(c, s, state, True), daemon=True).start()
+            threading.Thread(target=self._pump, args=(s, c, state, False), daemon=True).start()
+
+    def _pump(self, src, dst, state, to_server):
+        import socket
+        try:
+            while True:
+                d = src.recv(65536)
+                if not d:
+                    break
+                if to_server and self.armed and b"\x03INSERT INTO" in d:
+                    state["insert_seen"] = True
+                if not to_server and state["insert_seen"]:
+                    self.armed = False
+                    self.cut += 1
+                    break                      # the OK is never passed on
+                dst.sendall(d)
+        except OSError:
+            pass
+        for x in (src, dst):
+            try:
+                x.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            x.close()
+
+    def close(self):
+        self.sock.close()
+
+
+def test_a_lost_answer_stores_nothing_twice_with_a_unique_key(t):
+    """The INSERT commits, the answer is lost with the connection, the sink resends: with v2's
+    unique key every row is stored once; upstream's table (no unique key) gets the batch twice,
+    which is why the README calls it at-least-once."""
+    db = _server(t)
+    _load(db, "v2", table="v2t")
+    _load(db, "upstream", table="upt")
+    proxy = _LosesAnAnswer(db.port)
+    t.cleanup(proxy.close)
+    for table, schema, want_rows in (("v2t", "v2", 20), ("upt", "upstream", 40)):
+        proxy.armed = True
+        evs = _events(20, table)
+        sink = f"mysql:?ke:{NASTY_PW}@tcp(127.0.0.1:{proxy.port})/k8s?table={table}&schema={schema}"
+        rc, err = _run(t, sink, evs)
+        eq(rc, 0, err[-3000:])
+        check(re.search(r"sink mysql\[0\]: connection to 127\.0\.0\.1:\d+ lost \(closed by the server\): "
+                        r"0 of 20 delivered, 20 to retry", err), err[-2000:])
+        eq(db.value(f"SELECT COUNT(*) FROM k8s.{table}"), str(want_rows), table)
+        eq(db.value(f"SELECT COUNT(DISTINCT event_id) FROM k8s.{table}"), "20")
+    eq(proxy.cut, 2)
