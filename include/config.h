@@ -32,6 +32,9 @@ struct config {
 	int64_t flush_timeout_ms;   /* --flush-timeout on SIGTERM */
 	int64_t healthz_timeout_ms; /* --healthz-timeout: API silence before 503 */
 	size_t klog_ignored;        /* accepted-but-ignored klog flags seen */
+	bool leader_elect;          /* --leader-elect: replicas share the work through a Lease */
+	int64_t lease_ms, renew_deadline_ms, retry_ms; /* --leader-elect-lease-duration, ... */
+	const char *lease_name, *lease_namespace;      /* --leader-elect-resource-{name,namespace} */
 };
 
 /*

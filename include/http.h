@@ -89,7 +89,11 @@ void http_cancel(struct http *h, struct http_req *q);
 
 /*
  * Stop (pause=true) or restart reading a streaming response: flow control
- * for the source. Allowed from inside on_data.
+ * for the source. Allowed from inside on_data, which still gets the rest of
+ * the chunk at hand; the next chunk waits in curl, and the socket is not
+ * read, until the restart. The restart hands that chunk to on_data at once,
+ * from inside this call (so not from inside on_data); on_data may pause
+ * again there. A paused request costs nothing: no timer, no polling.
  */
 void http_pause(struct http *h, struct http_req *q, bool pause);
 

@@ -14,7 +14,9 @@
  *
  * Tokens from files (the service account's, kubeconfig tokenFile) are
  * re-read at least every minute and after a 401; exec-plugin tokens are
- * cached until their expirationTimestamp and re-run after a 401.
+ * cached until their expirationTimestamp and re-run after a 401. An exec
+ * plugin runs on a helper thread (it may take seconds): the loop goes on,
+ * with the previous token while it has one.
  */
 #ifndef KE_KUBE_H
 #define KE_KUBE_H
@@ -31,8 +33,8 @@ struct kube;
 struct kube_req {
 	struct http_request http;
 	char url[4096];
-	char auth[8192]; /* "Authorization: Bearer ..." */
-	const char *headers[2];
+	char auth[8192];        /* "Authorization: Bearer ..." */
+	const char *headers[4]; /* kube_prepare fills two; a caller may add the rest */
 	char connect_to[600];
 };
 
@@ -40,7 +42,13 @@ struct kube_req {
 int kube_new(struct uri *u, struct kube **out, char *err, size_t errlen);
 void kube_free(struct kube *k);
 
-/* Fill r for GET <server><path>. 0, or -1 with err (credentials unavailable). */
+/*
+ * Fill r for GET <server><path>. 0; KUBE_PENDING while an exec plugin runs
+ * and there is no token to use meanwhile (ask again shortly); or -1 with err
+ * (credentials unavailable).
+ */
+#define KUBE_PENDING 1
+#define KUBE_PENDING_RETRY_MS 100
 int kube_prepare(struct kube *k, const char *path, struct kube_req *r, char *err, size_t errlen);
 
 /* The server answered 401: refresh credentials before the next request. */

@@ -141,6 +141,9 @@ int kube_exec_run_cred(const struct kube_exec *x, int timeout_ms, struct kube_cr
  * frees) and *expiry_ms (Unix ms, 0 when none). A plugin that returns only a
  * client certificate is an error here. Returns 0 or -1 with err set.
  */
+/* Free an exec plugin configuration (kube_auth_free does it for the auth it owns). */
+void kube_exec_free(struct kube_exec *x);
+
 int kube_exec_run(const struct kube_exec *x, int timeout_ms, char **token, int64_t *expiry_ms, char *err,
                   size_t errlen);
 

@@ -21,6 +21,7 @@ struct metrics_view {
 	size_t nsinks;
 	const struct seen *seen;
 	bool event_metrics; /* per-reason counters */
+	int leader;         /* eventer_leader: 1 or 0 with --leader-elect, -1 without */
 };
 
 /*

@@ -49,9 +49,21 @@ bool seen_known(const struct seen *s, const struct event *ev);
  * sighting; afterwards alert again only when count grew (or the object
  * changed) and at least repeat_s seconds passed since this sink's last
  * alert (repeat_s == 0: every change). Records the alert when it says yes.
+ * When it says no to a grown count only because the interval is not over,
+ * *hold_until_s (if not NULL) receives when it ends (else 0): the sink then
+ * sends one trailing message with the latest count at that time.
  */
 bool seen_should_alert(struct seen *s, size_t slot, size_t sink, int32_t count, int64_t repeat_s,
-                       int64_t now_s);
+                       int64_t now_s, int64_t *hold_until_s);
+
+/* The key an event is remembered by. */
+uint64_t seen_key(const struct event *ev);
+
+/*
+ * Record an alert one sink sent for the event with this key (a trailing
+ * message). False when the event is not remembered any more.
+ */
+bool seen_alerted(struct seen *s, uint64_t key, size_t sink, int32_t count, int64_t now_s);
 
 size_t seen_count(const struct seen *s);
 size_t seen_capacity(const struct seen *s);

@@ -105,6 +105,7 @@ struct sink_type {
 	const char *name;
 	bool ns_from_event;           /* namespaces filter on the Event's own namespace */
 	bool data;                    /* a data sink: see the defaults in sink.c */
+	bool whole_event;             /* render reads ev->json: events keep their JSON (event_keep_json) */
 	unsigned default_concurrency; /* 0 = 4 */
 	const char *default_rate;     /* e.g. "20/1m" for robots, NULL = unlimited */
 	unsigned default_batch;       /* items per request; 0 = 1 (no batching) */
@@ -114,8 +115,9 @@ struct sink_type {
 	int (*create)(struct sink *s, struct uri *u, char *err, size_t errlen);
 	/*
 	 * Render ev into out: one queued item (a request body, a bulk action +
-	 * document, a line). 0, or -1 to skip the event (logged). Runs inside
-	 * the source's callbacks: no I/O.
+	 * document, a line). 0, or -1 to skip the event (logged), or 1 to hold
+	 * it back on purpose (sampled out: counted as suppressed, not logged).
+	 * Runs inside the source's callbacks: no I/O.
 	 */
 	int (*render)(struct sink *s, const struct event *ev, struct buf *out, char *err, size_t errlen);
 	/*
@@ -144,13 +146,15 @@ struct sink_type {
 /* Statistics exported on /metrics. */
 struct sink_stats {
 	uint64_t matched;    /* events that passed the filters */
-	uint64_t suppressed; /* repeats held back by repeat_interval */
+	uint64_t suppressed; /* held back: repeats (repeat_interval), events sampled out */
+	uint64_t trailers;   /* trailing messages: the last count held back, sent when the interval ended */
 	uint64_t enqueued;
 	uint64_t sent;
 	uint64_t failed; /* dropped after a non-retryable answer or retries exhausted */
 	uint64_t retried;
 	uint64_t dropped; /* queue overflow */
 	uint64_t render_errors;
+	uint64_t handed_over; /* queued when leadership was lost: the new leader sends them */
 	int64_t last_sent_wall_ms;
 };
 
@@ -202,8 +206,12 @@ struct sink {
 	struct loop_timer wake;
 	int64_t overflow_logged_ms;
 	uint64_t overflow_since_log;
-	bool stopping; /* flush partial batches now */
-	bool kicking;  /* inside sink_kick: completions do not re-enter it */
+	struct trailer *trailers; /* repeats held back by repeat_interval, sent when it ends */
+	size_t ntrailers;
+	struct loop_timer trailer_timer;
+	struct seen *seen; /* (borrowed, from sink_offer) */
+	bool stopping;     /* flush partial batches now */
+	bool kicking;      /* inside sink_kick: completions do not re-enter it */
 };
 
 /*
@@ -250,6 +258,20 @@ void sink_kick(struct sink *s);
 bool sink_wants_pause(const struct sink *s);
 bool sink_allows_resume(const struct sink *s);
 
+/*
+ * Leadership lost: forget the queued items (the new leader delivers them),
+ * counted as handed over; requests in flight finish.
+ */
+void sink_discard(struct sink *s);
+
+/*
+ * Set by the source's owner: called after the engine made progress on s's
+ * queue (a request finished, queued messages were sent or written), never
+ * from inside an HTTP callback, so that a paused source learns when to
+ * resume (sink_allows_resume) without polling.
+ */
+extern void (*sink_progress_hook)(struct sink *s);
+
 /* Items queued or in flight. */
 size_t sink_pending(const struct sink *s);
 
@@ -265,6 +287,27 @@ int64_t sink_too_fast_ms(const struct sink *s);
  * false for a 2xx, whose body the sink judges itself.
  */
 bool sink_http_failed(const struct http_response *r, enum delivery *d, char *why, size_t n);
+
+/* An HTTP status as a verdict: 2xx OK; 408, 429 and 5xx RETRY; anything else DROP. */
+enum delivery sink_status_verdict(long status);
+
+/* A status read from a JSON number: 100..999, else 0 (not a status; inf and NaN included). */
+long sink_status_number(double v);
+
+/*
+ * One item's own answer inside a reply that judges items one by one (an
+ * Elasticsearch bulk item, a Honeycomb batch event): sets item i's verdict
+ * to v. The first failure of the reply becomes why ("<what> HTTP <status>
+ * <type, else reason>"); dropped items are logged with their reason, at
+ * most 3 per reply. it carries the counts across one reply (zero it, set
+ * what, before the first item).
+ */
+struct sink_items {
+	const char *what; /* "bulk item", "event" */
+	unsigned failed, logged;
+};
+void sink_item_result(struct sink *s, struct sink_batch *b, unsigned i, enum delivery v, long status,
+                      const char *type, const char *reason, struct sink_items *it, char *why, size_t n);
 
 /*
  * Start a request of the sink's own beside its batches (a token, a version

@@ -60,6 +60,14 @@ void watch_free(struct watch *w);
 
 /* Start the list/watch cycle. */
 void watch_start(struct watch *w);
+/*
+ * Take over from a previous leader that delivered up to rv, as of
+ * since_wall_s: watch from rv (no listing); on a 410, relist and deliver
+ * what changed since then (minus a few seconds). rv "" = watch_start().
+ */
+void watch_start_from(struct watch *w, const char *rv, int64_t since_wall_s);
+/* The resourceVersion the watch has reached ("" before the first answer). */
+const char *watch_resource_version(const struct watch *w);
 /* Stop: cancel requests and timers; no more callbacks. */
 void watch_stop(struct watch *w);
 

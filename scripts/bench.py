@@ -5,8 +5,9 @@ Prints a Markdown table (pasted into the README) and the machine it ran on.
 Every figure comes from the real build/kube-eventer (musl, static, stripped),
 except the pipeline micro-benchmark, which links the same library.
 
-    scripts/bench.sh [--quick] [--only datasinks]
+    scripts/bench.sh [--quick] [--only datasinks|backpressure]
 
+--only backpressure: only the watch bursts to a webhook answering after 0, 10 and 40 ms.
 --only datasinks: only the data sinks' bursts (data_sink_burst(): n events through
 --source=file:- into tests/bench/datahole.py, which speaks InfluxDB's and
 Elasticsearch's HTTP APIs, or tests/emu/mysqlemu.py, which speaks the MySQL protocol and
@@ -31,6 +32,7 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "emu"))
 BIN = os.path.join(ROOT, "build", "kube-eventer")
 B = os.path.join(ROOT, "build", "bench")
 QUICK = "--quick" in sys.argv
+# --only backpressure: just the watch burst to a slow webhook (scripts/bench.sh --only backpressure)
 rows = []
 
 
@@ -50,6 +52,15 @@ def cpu_s(pid):
         parts = f.read().rsplit(")", 1)[1].split()
     tck = os.sysconf("SC_CLK_TCK")
     return (int(parts[11]) + int(parts[12])) / tck
+
+
+def cpu_ns(pid):
+    """CPU time of every thread of pid so far, in ns (/proc/PID/task/*/schedstat: ns, not clock ticks)."""
+    total = 0
+    for t in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{t}/schedstat") as f:
+            total += int(f.read().split()[0])
+    return total
 
 
 def run_wait(p):
@@ -89,9 +100,10 @@ def pinned(cpu):
     return (lambda: os.sched_setaffinity(0, {cpu})) if SPLIT else None
 
 
-def sinkhole(d, n, timeout=120):
+def sinkhole(d, n, timeout=120, delay_ms=0):
     portf, outf = os.path.join(d, "port"), os.path.join(d, "out")
-    p = subprocess.Popen([os.path.join(B, "sinkhole"), portf, outf, str(n), str(timeout)], preexec_fn=pinned(1))
+    p = subprocess.Popen([os.path.join(B, "sinkhole"), portf, outf, str(n), str(timeout), str(delay_ms)],
+                         preexec_fn=pinned(1))
     while not os.path.exists(portf) or not open(portf).read().strip():
         time.sleep(0.01)
     return p, int(open(portf).read()), outf
@@ -134,6 +146,7 @@ DATAHOLE = os.path.join(ROOT, "tests", "bench", "datahole.py")
 MYSQLEMU = os.path.join(ROOT, "tests", "emu", "mysqlemu.py")
 DATA_SINKS = (("influxdb", "influxdb:http://127.0.0.1:{port}?db=k8s", DATAHOLE),
               ("elasticsearch", "elasticsearch:http://127.0.0.1:{port}?index=heapster", DATAHOLE),
+              ("honeycomb", "honeycomb:?apihost=http://127.0.0.1:{port}&writekey=bench&dataset=heapster", DATAHOLE),
               ("mysql", "mysql:?ke:pw@tcp(127.0.0.1:{port})/k8s", MYSQLEMU))
 
 
@@ -331,18 +344,102 @@ def only():
         i = sys.argv.index("--only")
         return sys.argv[i + 1] if i + 1 < len(sys.argv) else ""
     return None
+def kube_api():
+    """The API server emulator over TLS, and a kubeconfig for it (build/bench/kubeconfig)."""
+    import certs
+    from kubeapi import KubeAPI
+    pki = certs.make_pki(os.path.join(ROOT, "build", "test-pki"))
+    api = KubeAPI(pki, tokens={"bench"}).start()
+    kc = os.path.join(B, "kubeconfig")
+    json.dump({"apiVersion": "v1", "kind": "Config", "current-context": "c",
+               "clusters": [{"name": "k", "cluster": {"server": api.url, "certificate-authority": pki["ca"]}}],
+               "contexts": [{"name": "c", "context": {"cluster": "k", "user": "u"}}],
+               "users": [{"name": "u", "user": {"token": "bench"}}]}, open(kc, "w"))
+    return api, kc
+
+
+def metric(port, name):
+    for line in urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode().splitlines():
+        if line.startswith(name + " ") or line.startswith(name + "{"):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def watch_burst(n, delay_ms):
+    """The reported case: n events arrive on the watch (API server emulator, TLS) and go to a webhook
+    that answers each request after delay_ms (a remote robot's latency), over 4 connections. The first
+    400 fill the sink's queue; the rest come once answers are flowing (the sink drains "fast"), so the
+    watch is paused for back-pressure and resumed, over and over, until all are delivered.
+    Returns (delivered, each exactly once, CPU seconds of kube-eventer from the first event of the burst
+    to the last answer, wall seconds)."""
+    from kubeapi import KubeAPI
+    api, kc = kube_api()
+    first = min(400, n)
+    try:
+        with tempfile.TemporaryDirectory(dir=B) as d:
+            hole, port, outf = sinkhole(d, n, timeout=30 + n * delay_ms // 1000, delay_ms=delay_ms)
+            ke = subprocess.Popen([BIN, f"--source=kubernetes:?inClusterConfig=false&auth={kc}",
+                                   "--healthz-ip=127.0.0.1", "--healthz-port=0",
+                                   f"--sink=webhook:http://127.0.0.1:{port}/hook?method=POST"
+                                   "&header=Content-Type=application/json"],
+                                  stderr=subprocess.PIPE, preexec_fn=pinned(0))
+            hport = None
+            for line in ke.stderr:
+                if b"health: listening" in line:
+                    hport = int(line.decode().rsplit(":", 1)[1].split('"')[0])
+                    break
+            threading.Thread(target=lambda: ke.stderr.read(), daemon=True).start()
+            try:
+                api.wait_for(lambda: api.open_watch_count() == 1, 10)
+                evs = [KubeAPI.make_event(name=f"bp-{i}", obj=f"pod-{i % 50}", message=f"ev-{i}")
+                       for i in range(n)]
+                time.sleep(0.5)  # the watch's first bytes and the TLS set-up are not the burst's
+                c0, t0 = cpu_ns(ke.pid), time.monotonic()
+                api.add_events(evs[:first])
+                sent = 'eventer_sink_sent_total{sink="webhook[0]",type="webhook"}'
+                for _ in range(2000):  # at most 10 s: until answers flow
+                    if metric(hport, sent) >= 8:
+                        break
+                    time.sleep(0.005)
+                api.add_events(evs[first:])
+                hole.wait(40 + n * delay_ms // 1000)  # the sinkhole leaves after its n-th answer
+                c1, t1 = cpu_ns(ke.pid), time.monotonic()
+            finally:
+                ke.terminate()
+                ke.wait()
+            msgs = [line.split()[1] if len(line.split()) > 1 else "" for line in open(outf)]
+            once = sorted(msgs) == sorted(f"ev-{i}" for i in range(n))
+            return len(msgs), once, (c1 - c0) / 1e9, t1 - t0
+    finally:
+        api.stop()
+
+
+def backpressure():
+    """Back-pressure from a slow sink must not cost CPU: no busy waiting while the watch is paused."""
+    n = 500 if QUICK else 2000
+    for delay in (0, 10, 40):
+        got, once, cpu, wall = watch_burst(n, delay)
+        row(f"{n}-event watch burst, webhook answering after {delay} ms: CPU per delivered event",
+            f"{cpu / max(1, got) * 1e6:.1f} µs ({got} of {n} delivered{', each once' if once else ''}; "
+            f"{cpu * 1000:.0f} ms CPU in {wall:.1f} s: {cpu / wall:.0%} of a core)", "<= 60 µs, no busy waiting")
 
 
 def main():
     os.makedirs(B, exist_ok=True)
     part = only()
-    if part is not None and part != "datasinks":
-        sys.exit(f"bench: --only {part!r}: known: datasinks")
+    if part not in (None, "datasinks", "backpressure"):
+        sys.exit(f"bench: --only {part!r}: known: datasinks, backpressure")
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, "
           f"{open('/proc/cpuinfo').read().split('model name')[1].split(':')[1].splitlines()[0].strip()}, "
           f"Linux {platform.release()}")
     if part == "datasinks":
         data_sinks()
+        print_table()
+        return
+    if part == "backpressure":
+        if SPLIT:
+            os.sched_setaffinity(0, {1})
+        backpressure()
         print_table()
         return
 
@@ -384,15 +481,7 @@ def main():
         f"{cpu * 1000:.0f} ms CPU ({5302 / cpu:,.0f} events/s), peak RSS {hwm / 1024:.2f} MiB")
 
     # --- idle while watching ------------------------------------------------
-    import certs
-    from kubeapi import KubeAPI
-    pki = certs.make_pki(os.path.join(ROOT, "build", "test-pki"))
-    api = KubeAPI(pki, tokens={"bench"}).start()
-    kc = os.path.join(B, "kubeconfig")
-    json.dump({"apiVersion": "v1", "kind": "Config", "current-context": "c",
-               "clusters": [{"name": "k", "cluster": {"server": api.url, "certificate-authority": pki["ca"]}}],
-               "contexts": [{"name": "c", "context": {"cluster": "k", "user": "u"}}],
-               "users": [{"name": "u", "user": {"token": "bench"}}]}, open(kc, "w"))
+    api, kc = kube_api()
     ke = subprocess.Popen([BIN, f"--source=kubernetes:?inClusterConfig=false&auth={kc}", "--healthz-ip=127.0.0.1",
                            "--healthz-port=0", "--sink=webhook:http://127.0.0.1:9/hook?method=POST"],
                           stderr=subprocess.PIPE)
@@ -442,6 +531,10 @@ def main():
         f"{statistics.median(p50s):.1f} ms / {statistics.median(p99s):.1f} ms "
         f"(p99 range {min(p99s):.1f}-{max(p99s):.1f})", "p99 <= 50 ms")
 
+    # --- back-pressure: a watch burst to a slow webhook -------------------------
+    backpressure()
+    # --- data sinks into loopback sinkholes speaking their protocols ---------
+    data_sinks()
     print_table()
 
 

@@ -266,8 +266,9 @@ int buf_json_indent(struct buf *b, const char *json, size_t n)
 			buf_append(b, ": ", 2);
 			break;
 		default: { /* a number, true, false or null */
-			size_t j = i + strcspn(json + i, ",:{}[]\"");
-			j = MIN(MAX(j, i + 1), n);
+			size_t j = i + 1;
+			while (j < n && !strchr(",:{}[]\"", json[j]))
+				j++;
 			buf_append(b, json + i, j - i);
 			i = j;
 			continue;

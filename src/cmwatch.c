@@ -209,9 +209,15 @@ static void cm_request(struct cmsub *c, enum cm_phase ph)
 	c->started_ms = now_mono_ms();
 	buf_reset(&c->body);
 	lines_reset(&c->lines);
-	if (kube_prepare(cw.kube, buf_str(&path), &c->kr, err, sizeof err) < 0) {
+	int pr = kube_prepare(cw.kube, buf_str(&path), &c->kr, err, sizeof err);
+	if (pr != 0) {
 		buf_free(&path);
-		backoff(c, err);
+		if (pr < 0) {
+			backoff(c, err);
+		} else { /* credentials on their way: ask again shortly, no error */
+			c->phase = CM_WAIT;
+			loop_timer_arm(cw.loop, &c->retry, KUBE_PENDING_RETRY_MS);
+		}
 		return;
 	}
 	buf_free(&path);

@@ -43,6 +43,17 @@ static const struct flagdef flags[] = {
 	{ "healthz-timeout", F_DUR, OFF(healthz_timeout_ms),
 	  "/healthz turns 503 after the API server failed this long (default 3m)" },
 	{ "v", F_INT, OFF(verbosity), "log verbosity (klog): 0-1 info, 2-3 debug, 4+ trace" },
+	{ "leader-elect", F_BOOL, OFF(leader_elect),
+	  "replicas elect a leader with a Lease; only the leader watches and delivers (default false)" },
+	{ "leader-elect-lease-duration", F_DUR, OFF(lease_ms),
+	  "how long a lease not renewed keeps others out (default 15s)" },
+	{ "leader-elect-renew-deadline", F_DUR, OFF(renew_deadline_ms),
+	  "a leader that could not renew for this long stops leading (default 10s)" },
+	{ "leader-elect-retry-period", F_DUR, OFF(retry_ms),
+	  "how often to renew or try to acquire (default 2s)" },
+	{ "leader-elect-resource-name", F_STR, OFF(lease_name), "the Lease's name (default kube-eventer)" },
+	{ "leader-elect-resource-namespace", F_STR, OFF(lease_namespace),
+	  "the Lease's namespace (default: the pod's, else kube-system)" },
 	/* accepted so that existing manifests start; ignored with one warning */
 	{ "max_procs", F_IGNORED_INT, 0, NULL },
 	{ "logtostderr", F_IGNORED_BOOL, 0, NULL },
@@ -154,6 +165,10 @@ int config_parse(int argc, char **argv, struct config *cfg, struct buf *errors)
 	cfg->event_metrics = true;
 	cfg->flush_timeout_ms = 5000;
 	cfg->healthz_timeout_ms = 180000;
+	cfg->lease_ms = 15000;
+	cfg->renew_deadline_ms = 10000;
+	cfg->retry_ms = 2000;
+	cfg->lease_name = "kube-eventer";
 
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
@@ -208,6 +223,17 @@ int config_parse(int argc, char **argv, struct config *cfg, struct buf *errors)
 		buf_printf(errors, "--healthz-timeout: at least 1s\n");
 	if (cfg->flush_timeout_ms > 600000)
 		buf_printf(errors, "--flush-timeout: at most 10m\n");
+	/* client-go's rules: the leader must stop before its lease can expire */
+	if (cfg->retry_ms < 100)
+		buf_printf(errors, "--leader-elect-retry-period: at least 100ms\n");
+	else if (cfg->renew_deadline_ms <= cfg->retry_ms)
+		buf_printf(errors, "--leader-elect-renew-deadline: must be longer than the retry period\n");
+	else if (cfg->lease_ms <= cfg->renew_deadline_ms)
+		buf_printf(errors, "--leader-elect-lease-duration: must be longer than the renew deadline\n");
+	if (!cfg->lease_name || !*cfg->lease_name)
+		buf_printf(errors, "--leader-elect-resource-name: must not be empty\n");
+	if (cfg->leader_elect && cfg->once)
+		buf_printf(errors, "--leader-elect: not with --once\n");
 	return errors->len != before ? -1 : 0;
 }
 

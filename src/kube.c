@@ -2,6 +2,8 @@
 #include "kube.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +21,22 @@
 #define EXEC_TIMEOUT_MS 30000
 #define REFRESH_RETRY_MS 30000 /* after a failed refresh, keep the old token this long */
 
+/*
+ * An exec plugin run on a helper thread. Whoever finishes last frees it:
+ * the thread, when kube_free() orphaned it meanwhile (it then owns the exec
+ * configuration too), else kube.c when it collects the answer.
+ */
+enum { JOB_RUNNING, JOB_DONE, JOB_ORPHAN };
+
+struct exec_job {
+	struct kube_exec *x;
+	_Atomic int state;
+	int rc;
+	char *token;
+	int64_t expiry_ms;
+	char err[512];
+};
+
 struct kube {
 	char *server;             /* scheme://host[:port][/prefix], no trailing '/' */
 	char *connect_host;       /* tls-server-name: URL host to verify against */
@@ -29,6 +47,7 @@ struct kube {
 	int64_t token_expiry_ms;  /* exec plugin expiry (wall), 0 = none */
 	bool refresh;             /* forced by a 401 */
 	int64_t refresh_after_ms; /* no refresh before this (a failed one keeps the old token) */
+	struct exec_job *job;     /* an exec plugin running, or done and not collected */
 	char *namespace, *field_selector;
 	int watch_timeout_s;
 	char describe[512];
@@ -56,20 +75,62 @@ static int read_token_file(struct kube *k, const char *path, char *err, size_t e
 	return 0;
 }
 
+static void *exec_thread(void *arg)
+{
+	struct exec_job *j = arg;
+	j->rc = kube_exec_run(j->x, EXEC_TIMEOUT_MS, &j->token, &j->expiry_ms, j->err, sizeof j->err);
+	if (atomic_exchange(&j->state, JOB_DONE) == JOB_ORPHAN) {
+		free(j->token);
+		kube_exec_free(j->x);
+		free(j);
+	}
+	return NULL;
+}
+
+/* Run the exec plugin off the loop: KUBE_PENDING until its answer is in, then 0 or -1. */
+static int refresh_exec(struct kube *k, char *err, size_t errlen)
+{
+	struct exec_job *j = k->job;
+	if (!j) {
+		j = xcalloc(1, sizeof *j);
+		j->x = k->auth.exec;
+		atomic_init(&j->state, JOB_RUNNING);
+		pthread_t t;
+		pthread_attr_t a;
+		pthread_attr_init(&a);
+		pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+		int r = pthread_create(&t, &a, exec_thread, j);
+		pthread_attr_destroy(&a);
+		if (r != 0) {
+			free(j);
+			snprintf(err, errlen, "exec plugin %s: no thread to run it", k->auth.exec->command);
+			return -1;
+		}
+		k->job = j;
+		return KUBE_PENDING;
+	}
+	if (atomic_load(&j->state) == JOB_RUNNING)
+		return KUBE_PENDING;
+	k->job = NULL;
+	int rc = j->rc;
+	if (rc == 0) {
+		free(k->token);
+		k->token = j->token;
+		k->token_expiry_ms = j->expiry_ms;
+		k->token_read_ms = now_mono_ms();
+	} else {
+		snprintf(err, errlen, "%s", j->err);
+		free(j->token);
+	}
+	free(j);
+	return rc;
+}
+
 static int refresh_token(struct kube *k, char *err, size_t errlen)
 {
 	const char *file = k->auth.token_file ? k->auth.token_file : k->sa_token_file;
-	if (k->auth.exec) {
-		int64_t expiry = 0;
-		char *tok = NULL;
-		if (kube_exec_run(k->auth.exec, EXEC_TIMEOUT_MS, &tok, &expiry, err, errlen) < 0)
-			return -1;
-		free(k->token);
-		k->token = tok;
-		k->token_expiry_ms = expiry;
-		k->token_read_ms = now_mono_ms();
-		return 0;
-	}
+	if (k->auth.exec)
+		return refresh_exec(k, err, errlen);
 	if (file)
 		return read_token_file(k, file, err, errlen);
 	return 0;
@@ -235,6 +296,14 @@ void kube_free(struct kube *k)
 {
 	if (!k)
 		return;
+	if (k->job) {
+		if (atomic_exchange(&k->job->state, JOB_ORPHAN) == JOB_DONE) {
+			free(k->job->token);
+			free(k->job);
+		} else {
+			k->auth.exec = NULL; /* the thread frees it, and the job, when it ends */
+		}
+	}
 	free(k->server);
 	free(k->connect_host);
 	kube_auth_free(&k->auth);
@@ -300,16 +369,24 @@ static void connect_to(const struct kube *k, struct kube_req *r, const char *pat
 int kube_prepare(struct kube *k, const char *path, struct kube_req *r, char *err, size_t errlen)
 {
 	memset(&r->http, 0, sizeof r->http);
-	if (token_due(k)) {
-		if (refresh_token(k, err, errlen) < 0) {
-			if (!k->token)
-				return -1;
-			/* an exec plugin can take seconds on the one thread: do not re-run it per request */
-			log_warn("%s; using the previous token, next attempt in %ds", err,
-			         REFRESH_RETRY_MS / 1000);
-			k->refresh_after_ms = now_mono_ms() + REFRESH_RETRY_MS;
+	if (token_due(k) || k->job) {
+		int rc = refresh_token(k, err, errlen);
+		if (rc == KUBE_PENDING) {
+			/* the plugin runs: go on with the token there is, unless the
+			 * server refused it (a 401) or there is none */
+			if (!k->token || k->refresh)
+				return KUBE_PENDING;
+		} else {
+			if (rc < 0) {
+				if (!k->token)
+					return -1;
+				/* do not re-run a failing plugin (or re-read a file) per request */
+				log_warn("%s; using the previous token, next attempt in %ds", err,
+				         REFRESH_RETRY_MS / 1000);
+				k->refresh_after_ms = now_mono_ms() + REFRESH_RETRY_MS;
+			}
+			k->refresh = false;
 		}
-		k->refresh = false;
 	}
 	if (k->connect_host) {
 		connect_to(k, r, path);

@@ -1227,7 +1227,7 @@ int kubeconfig_load(const char *path, const char *context, struct kube_auth *out
 	return kc_finish(&c, r, context, out);
 }
 
-static void free_exec(struct kube_exec *e)
+void kube_exec_free(struct kube_exec *e)
 {
 	if (!e)
 		return;
@@ -1259,7 +1259,7 @@ void kube_auth_free(struct kube_auth *a)
 	free(a->token_file);
 	free(a->proxy_url);
 	free(a->namespace);
-	free_exec(a->exec);
+	kube_exec_free(a->exec);
 	memset(a, 0, sizeof *a);
 }
 

@@ -25,6 +25,7 @@
 #include "health.h"
 #include "http.h"
 #include "kube.h"
+#include "lease.h"
 #include "log.h"
 #include "loop.h"
 #include "metrics.h"
@@ -36,6 +37,7 @@
 
 #define SEEN_MAX 65536
 #define CM_WAIT_MS 10000
+#define RESUME_CHECK_MS 100 /* paused and no sink progressed: see whether one stopped draining fast */
 
 static struct app {
 	struct config cfg;
@@ -48,8 +50,9 @@ static struct app {
 	struct watch *watch;
 	struct filesrc *file;
 	struct health *health;
+	struct lease *lease; /* --leader-elect */
 	int sigfd;
-	struct loop_timer start_timer, stop_timer, resume_timer;
+	struct loop_timer start_timer, stop_timer, resume_timer, handover_timer;
 	bool source_paused;
 	int64_t start_ms, stop_deadline_ms;
 	bool stopping;
@@ -57,28 +60,51 @@ static struct app {
 	int exit_code;
 } app;
 
+static bool sinks_allow_resume(void)
+{
+	for (size_t i = 0; i < app.nsinks; i++)
+		if (!sink_allows_resume(app.sinks[i]))
+			return false;
+	return true;
+}
+
+/*
+ * Flow control. While paused, every progress of a sink checks whether all
+ * sinks are under their low-water mark again (on_sink_progress). A sink
+ * that stops draining fast lets the source go too, but no event says so:
+ * the check also runs after RESUME_CHECK_MS without any progress. Nothing
+ * polls, so a paused source costs no CPU however slow the sinks are.
+ */
 static void pause_source(bool pause)
 {
 	app.source_paused = pause;
+	/* before the source: resuming the watch may hand it events that pause it again */
+	if (pause)
+		loop_timer_arm(app.loop, &app.resume_timer, RESUME_CHECK_MS);
+	else
+		loop_timer_disarm(app.loop, &app.resume_timer);
 	if (app.watch)
 		watch_pause(app.watch, pause);
 	if (app.file)
 		filesrc_pause(app.file, pause);
-	if (pause)
-		loop_timer_arm(app.loop, &app.resume_timer, 2);
 }
 
-/* While paused: resume once no sink that drains fast is above its low-water mark. */
 static void on_resume_tick(struct loop *l, void *ctx)
 {
 	(void)ctx;
-	for (size_t i = 0; i < app.nsinks; i++) {
-		if (!sink_allows_resume(app.sinks[i])) {
-			loop_timer_arm(l, &app.resume_timer, 2);
-			return;
-		}
+	if (!sinks_allow_resume()) {
+		loop_timer_arm(l, &app.resume_timer, RESUME_CHECK_MS);
+		return;
 	}
 	pause_source(false);
+}
+
+/* A sink sent or finished messages (never inside an HTTP callback): resume from the loop. */
+static void on_sink_progress(struct sink *s)
+{
+	(void)s;
+	if (app.source_paused && !app.stopping)
+		loop_timer_arm(app.loop, &app.resume_timer, sinks_allow_resume() ? 0 : RESUME_CHECK_MS);
 }
 
 /* Every new or changed event from the source goes to every sink. */
@@ -104,6 +130,53 @@ static bool pending(void)
 	return false;
 }
 
+/*
+ * Leading: every second, if nothing waits in any sink, everything the watch
+ * has reached is delivered: that is what the next renewal records for a
+ * successor to resume from.
+ */
+#define HANDOVER_MS 1000
+
+static void note_handover(void)
+{
+	if (app.lease && !pending() && watch_resource_version(app.watch)[0])
+		lease_note_progress(app.lease, watch_resource_version(app.watch), now_wall_ms() / 1000);
+}
+
+static void on_handover_tick(struct loop *l, void *ctx)
+{
+	(void)ctx;
+	note_handover();
+	loop_timer_arm(l, &app.handover_timer, HANDOVER_MS);
+}
+
+static void on_leadership(void *ctx, bool leader, const char *rv, int64_t since_wall_s)
+{
+	(void)ctx;
+	if (app.stopping)
+		return;
+	if (leader) {
+		if (rv[0])
+			log_info("resuming the watch where the previous leader left off (resourceVersion %s)",
+			         rv);
+		watch_start_from(app.watch, rv, since_wall_s);
+		loop_timer_arm(app.loop, &app.handover_timer, HANDOVER_MS);
+		return;
+	}
+	/* never two leaders sending: stop watching, and leave what waits to the new leader */
+	watch_stop(app.watch);
+	loop_timer_disarm(app.loop, &app.handover_timer);
+	if (app.source_paused)
+		pause_source(false);
+	for (size_t i = 0; i < app.nsinks; i++)
+		sink_discard(app.sinks[i]);
+}
+
+static void on_released(void *ctx)
+{
+	loop_stop(ctx);
+}
+
 /* Stopping: deliver what is queued for up to --flush-timeout, then leave. */
 static void on_stop_tick(struct loop *l, void *ctx)
 {
@@ -111,6 +184,12 @@ static void on_stop_tick(struct loop *l, void *ctx)
 	if (!pending() || now_mono_ms() >= app.stop_deadline_ms) {
 		if (pending())
 			log_warn("flush timeout: leaving with undelivered messages");
+		if (app.lease && lease_is_leader(app.lease)) {
+			/* hand over at once: the next leader resumes from what was delivered */
+			note_handover();
+			lease_release(app.lease, on_released, l);
+			return;
+		}
 		loop_stop(l);
 		return;
 	}
@@ -126,6 +205,7 @@ static void begin_stop(const char *why)
 	if (app.watch)
 		watch_stop(app.watch);
 	loop_timer_disarm(app.loop, &app.resume_timer);
+	loop_timer_disarm(app.loop, &app.handover_timer);
 	if (app.file)
 		filesrc_pause(app.file, true);
 	for (size_t i = 0; i < app.nsinks; i++)
@@ -171,6 +251,8 @@ static bool health_status(void *ctx, char *why, size_t n)
 	(void)ctx;
 	if (!app.watch)
 		return true;
+	if (app.lease && !lease_is_leader(app.lease))
+		return true; /* standing by is healthy */
 	const struct watch_stats *w = watch_get_stats(app.watch);
 	int64_t since = w->last_ok_mono_ms ? w->last_ok_mono_ms : app.start_ms;
 	if (w->connected || now_mono_ms() - since < app.cfg.healthz_timeout_ms)
@@ -189,6 +271,7 @@ static void health_metrics(void *ctx, struct buf *out)
 		.nsinks = app.nsinks,
 		.seen = app.seen,
 		.event_metrics = app.cfg.event_metrics,
+		.leader = app.lease ? lease_is_leader(app.lease) : -1,
 	};
 	metrics_render(out, &v);
 }
@@ -207,8 +290,49 @@ static void on_start_tick(struct loop *l, void *ctx)
 		watch_list_once(app.watch,
 		                app.cfg.since_ms ? now_wall_ms() / 1000 - app.cfg.since_ms / 1000 : INT64_MIN,
 		                on_source_done);
+	else if (app.lease)
+		lease_start(app.lease); /* the watch starts on becoming leader */
 	else
 		watch_start(app.watch);
+}
+
+/* The pod's namespace from its service account, else kube-system. */
+static char *pod_namespace(void)
+{
+	const char *dir = getenv("KUBE_EVENTER_SERVICEACCOUNT_DIR");
+	char *path =
+	    xasprintf("%s/namespace", dir && *dir ? dir : "/var/run/secrets/kubernetes.io/serviceaccount");
+	size_t n = 0;
+	char *ns = read_file(path, 256, &n);
+	free(path);
+	while (ns && n && (ns[n - 1] == '\n' || ns[n - 1] == ' '))
+		ns[--n] = '\0';
+	if (!ns || !n) {
+		free(ns);
+		return xstrdup("kube-system");
+	}
+	return ns;
+}
+
+/* --leader-elect: this process's identity is its pod's name (or host name) and a random suffix. */
+static struct lease *make_lease(void)
+{
+	char host[256] = "";
+	const char *pod = getenv("POD_NAME");
+	if (!pod || !*pod) {
+		gethostname(host, sizeof host - 1);
+		pod = host[0] ? host : "kube-eventer";
+	}
+	char *id = xasprintf("%s_%08llx", pod, (unsigned long long)(random_u64() & 0xffffffffu));
+	char *ns = app.cfg.lease_namespace && *app.cfg.lease_namespace ? xstrdup(app.cfg.lease_namespace)
+	                                                               : pod_namespace();
+	struct lease_opts o = { app.cfg.lease_name, ns, id, app.cfg.lease_ms, app.cfg.renew_deadline_ms,
+		                app.cfg.retry_ms };
+	struct lease *le = lease_new(app.loop, app.http, app.kube, &o, on_leadership, NULL);
+	log_info("leader election: %s campaigns for lease %s/%s", id, ns, app.cfg.lease_name);
+	free(id);
+	free(ns);
+	return le;
 }
 
 /* Build the source from --source; with check_only, parse but open nothing. */
@@ -228,6 +352,9 @@ static int make_source(struct buf *errors, bool check_only)
 			buf_printf(errors, "%s\n", err);
 			r = -1;
 		}
+	} else if (strcmp(u.key, "file") == 0 && app.cfg.leader_elect) {
+		buf_printf(errors, "--leader-elect: needs the kubernetes source\n");
+		r = -1;
 	} else if (strcmp(u.key, "file") == 0) {
 		const char *path = u.rest[0] ? u.rest : "-";
 		if (!check_only &&
@@ -256,8 +383,8 @@ static int make_sinks(struct buf *errors, bool report_unknown)
 			r = -1;
 		} else {
 			app.sinks[app.nsinks++] = s;
-			if (s->type->data)
-				event_keep_json(true); /* they store the whole Event */
+			if (s->type->whole_event)
+				event_keep_json(true); /* it stores the whole Event */
 			if (unknown.len && report_unknown)
 				printf("sink %s: unknown parameter(s) ignored: %s\n", s->name,
 				       buf_str(&unknown));
@@ -272,6 +399,7 @@ static int make_sinks(struct buf *errors, bool report_unknown)
 
 static void shutdown_all(void)
 {
+	lease_free(app.lease);
 	watch_free(app.watch);
 	filesrc_free(app.file);
 	cmwatch_shutdown();
@@ -348,6 +476,8 @@ int main(int argc, char **argv)
 	loop_timer_init(&app.start_timer, on_start_tick, NULL);
 	loop_timer_init(&app.stop_timer, on_stop_tick, NULL);
 	loop_timer_init(&app.resume_timer, on_resume_tick, NULL);
+	loop_timer_init(&app.handover_timer, on_handover_tick, NULL);
+	sink_progress_hook = on_sink_progress;
 	app.start_ms = now_mono_ms();
 
 	if (!app.cfg.once) {
@@ -365,6 +495,8 @@ int main(int argc, char **argv)
 		         kube_describe(app.kube), app.nsinks);
 		cmwatch_init(app.loop, app.http, app.kube);
 		app.watch = watch_new(app.loop, app.http, app.kube, app.seen, on_event, NULL);
+		if (app.cfg.leader_elect)
+			app.lease = make_lease();
 	}
 	for (size_t i = 0; i < app.nsinks; i++) {
 		log_info("sink %s: %s", app.sinks[i]->name, app.sinks[i]->redacted_url);

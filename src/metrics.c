@@ -195,6 +195,7 @@ typedef unsigned long long (*sink_value)(const struct sink *s);
 	}
 SINK_VALUE(matched, s->stats.matched)
 SINK_VALUE(suppressed, s->stats.suppressed)
+SINK_VALUE(trailers, s->stats.trailers)
 SINK_VALUE(sent, s->stats.sent)
 SINK_VALUE(failed, s->stats.failed)
 SINK_VALUE(retried, s->stats.retried)
@@ -203,6 +204,7 @@ SINK_VALUE(render_errors, s->stats.render_errors)
 SINK_VALUE(queue_length, s->qlen)
 SINK_VALUE(queue_bytes, s->qbytes)
 SINK_VALUE(in_flight, s->inflight_items)
+SINK_VALUE(handed_over, s->stats.handed_over)
 
 static void per_sink(struct buf *b, const struct metrics_view *v, const char *name, const char *type,
                      const char *help, sink_value value)
@@ -259,6 +261,10 @@ void metrics_render(struct buf *out, const struct metrics_view *v)
 	header(out, "eventer_last_event_timestamp_seconds", "gauge", "Wall time of the last event received.");
 	buf_printf(out, "eventer_last_event_timestamp_seconds %.3f\n", (double)m.last_event_wall_ms / 1000);
 
+	if (v->leader >= 0) {
+		header(out, "eventer_leader", "gauge", "1 while this replica holds the Lease and delivers.");
+		buf_printf(out, "eventer_leader %d\n", v->leader);
+	}
 	if (v->watch) {
 		const struct watch_stats *w = v->watch;
 		header(out, "eventer_watch_connected", "gauge", "1 while a watch stream is open.");
@@ -284,7 +290,9 @@ void metrics_render(struct buf *out, const struct metrics_view *v)
 	per_sink(out, v, "eventer_sink_matched_total", "counter", "Events that passed the sink's filters.",
 	         matched);
 	per_sink(out, v, "eventer_sink_suppressed_total", "counter",
-	         "Repeated events held back by repeat_interval.", suppressed);
+	         "Events held back: repeats (repeat_interval), events sampled out (samplerate).", suppressed);
+	per_sink(out, v, "eventer_sink_trailing_total", "counter",
+	         "Trailing messages: the last count held back, sent when repeat_interval ended.", trailers);
 	per_sink(out, v, "eventer_sink_sent_total", "counter", "Items delivered.", sent);
 	per_sink(out, v, "eventer_sink_failed_total", "counter",
 	         "Items dropped after a permanent error or exhausted retries.", failed);
@@ -293,6 +301,8 @@ void metrics_render(struct buf *out, const struct metrics_view *v)
 	         dropped);
 	per_sink(out, v, "eventer_sink_render_errors_total", "counter", "Events the sink could not render.",
 	         render_errors);
+	per_sink(out, v, "eventer_sink_handed_over_total", "counter",
+	         "Items queued when leadership was lost: the new leader delivers them.", handed_over);
 	per_sink(out, v, "eventer_sink_queue_length", "gauge", "Items waiting.", queue_length);
 	per_sink(out, v, "eventer_sink_queue_bytes", "gauge", "Bytes waiting.", queue_bytes);
 	per_sink(out, v, "eventer_sink_in_flight", "gauge", "Items in requests not answered yet.", in_flight);

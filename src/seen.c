@@ -212,10 +212,12 @@ bool seen_known(const struct seen *s, const struct event *ev)
 }
 
 bool seen_should_alert(struct seen *s, size_t slot, size_t sink, int32_t count, int64_t repeat_s,
-                       int64_t now_s)
+                       int64_t now_s, int64_t *hold_until_s)
 {
 	struct sinkstate *st = &s->ss[slot * s->nsinks + sink];
 	uint32_t now = (uint32_t)now_s + 1;
+	if (hold_until_s)
+		*hold_until_s = 0;
 	if (st->alerted_at == 0 || repeat_s == 0 || (int64_t)(now - st->alerted_at) >= repeat_s) {
 		if (st->alerted_at && repeat_s != 0 && count <= st->count)
 			return false; /* nothing new since the last alert */
@@ -223,7 +225,26 @@ bool seen_should_alert(struct seen *s, size_t slot, size_t sink, int32_t count, 
 		st->count = count;
 		return true;
 	}
+	if (hold_until_s && count > st->count)
+		*hold_until_s = (int64_t)st->alerted_at - 1 + repeat_s;
 	return false;
+}
+
+uint64_t seen_key(const struct event *ev)
+{
+	return key_of(ev);
+}
+
+bool seen_alerted(struct seen *s, uint64_t key, size_t sink, int32_t count, int64_t now_s)
+{
+	bool found;
+	size_t i = find(s, key, &found);
+	if (!found)
+		return false;
+	struct sinkstate *st = &s->ss[i * s->nsinks + sink];
+	st->alerted_at = (uint32_t)now_s + 1;
+	st->count = count;
+	return true;
 }
 
 size_t seen_count(const struct seen *s)

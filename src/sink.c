@@ -22,8 +22,10 @@
 #define PAUSE_HIGH 256                /* flow control: queued items ... */
 #define PAUSE_HIGH_BYTES (512 * 1024) /* ... or bytes that pause the source */
 #define PAUSE_LOW 64                  /* ... and where it resumes */
+#define TRAILERS_MAX 256              /* trailing messages waiting per sink */
 #define LATER_MS 1000                 /* a transport not ready: look again after */
 #define FAST_MS 200                   /* "draining fast": a success this recently (+ its RTT) */
+#define ITEM_LOG_MAX 3                /* item errors logged per request */
 
 /* --- typed parameters ----------------------------------------------------- */
 
@@ -216,10 +218,11 @@ static struct sink *create(const struct sink_type *t, struct uri *u, size_t inde
 	log_redact_url(u->rest, red, sizeof red);
 	s->redacted_url = xstrdup(red);
 	loop_timer_init(&s->wake, NULL, NULL);
+	loop_timer_init(&s->trailer_timer, NULL, NULL);
 
 	e[0] = '\0';
 	if (parse_common(s, u, max_flush_ms, e, sizeof e) < 0 || t->create(s, u, e, sizeof e) < 0) {
-		snprintf(err, errlen, "%s", e);
+		snprintf(err, errlen, "%s: %s", t->name, e); /* "honeycomb: writekey: missing" */
 		sink_destroy(s);
 		return NULL;
 	}
@@ -280,13 +283,20 @@ struct sink *sink_create(const char *value, size_t index, int64_t max_flush_ms, 
 
 static void flight_cancel(struct sink *s, struct flight *f);
 static void msg_free_list(struct msg *m);
+static void remove_trailer(struct sink *s, size_t i);
+static void on_trailers(struct loop *l, void *ctx);
 
 void sink_destroy(struct sink *s)
 {
 	if (!s)
 		return;
-	if (s->loop)
+	if (s->loop) {
 		loop_timer_disarm(s->loop, &s->wake);
+		loop_timer_disarm(s->loop, &s->trailer_timer);
+	}
+	while (s->ntrailers)
+		remove_trailer(s, 0);
+	free(s->trailers);
 	while (s->flights)
 		flight_cancel(s, s->flights);
 	if (s->type->destroy)
@@ -405,10 +415,19 @@ static void flight_cancel(struct sink *s, struct flight *f)
 	flight_put(f);
 }
 
+void (*sink_progress_hook)(struct sink *s);
+
+static void progress(struct sink *s)
+{
+	if (sink_progress_hook)
+		sink_progress_hook(s);
+}
+
 static void on_wake(struct loop *l, void *ctx)
 {
 	(void)l;
 	sink_kick(ctx);
+	progress(ctx);
 }
 
 void sink_start(struct sink *s, struct loop *l, struct http *h)
@@ -416,6 +435,7 @@ void sink_start(struct sink *s, struct loop *l, struct http *h)
 	s->loop = l;
 	s->http = h;
 	loop_timer_init(&s->wake, on_wake, s);
+	loop_timer_init(&s->trailer_timer, on_trailers, s);
 	if (s->type->start)
 		s->type->start(s);
 }
@@ -454,6 +474,16 @@ bool sink_allows_resume(const struct sink *s)
 	return s->qlen <= MIN(low, s->cfg.queue_events / 4) || !drains_fast(s);
 }
 
+void sink_discard(struct sink *s)
+{
+	s->stats.handed_over += s->qlen;
+	msg_free_list(s->head);
+	s->head = s->tail = NULL;
+	s->qlen = s->qbytes = 0;
+	while (s->ntrailers)
+		remove_trailer(s, 0);
+}
+
 size_t sink_pending(const struct sink *s)
 {
 	return s->qlen + s->inflight_items;
@@ -478,39 +508,27 @@ static void wake_in(struct sink *s, int64_t delay)
 		loop_timer_arm(s->loop, &s->wake, delay);
 }
 
-bool sink_offer(struct sink *s, const struct event *ev, struct seen *seen, size_t slot, int64_t now_s)
+/* The event rendered into a new item, or NULL (held back by the type, or a render error: counted). */
+static struct msg *render_msg(struct sink *s, const struct event *ev)
 {
 	static struct buf body = BUF_INIT(0);
-	char err[256];
-
-	if (!filter_match(s->filter, ev))
-		return false;
-	s->stats.matched++;
-	if (seen &&
-	    !seen_should_alert(seen, slot, s->index, ev->eff_count, s->cfg.repeat_interval_s, now_s)) {
-		s->stats.suppressed++;
-		return true;
-	}
+	char err[256] = "";
 	body.max = s->cfg.max_body;
 	buf_reset(&body);
-	err[0] = '\0';
-	if (s->type->render(s, ev, &body, err, sizeof err) < 0 || body.overflow) {
+	int rendered = s->type->render(s, ev, &body, err, sizeof err);
+	if (rendered > 0) { /* held back by the type (sampled out) */
+		s->stats.suppressed++;
+		return NULL;
+	}
+	if (rendered < 0 || body.overflow) {
 		s->stats.render_errors++;
 		log_warn("sink %s: cannot render event %s/%s: %s", s->name, ev->namespace, ev->name,
 		         err[0] ? err : "too large");
-		return true;
-	}
-	/* the bounds hold what is queued and what is in flight: all of it is in memory */
-	size_t held = s->qbytes + s->inflight_bytes;
-	if (s->qlen + s->inflight_items >= s->cfg.queue_events ||
-	    body.len > s->cfg.queue_bytes - MIN(held, s->cfg.queue_bytes)) {
-		s->stats.dropped++;
-		log_overflow(s);
-		return true;
+		return NULL;
 	}
 	struct msg *m = xmalloc(sizeof *m + body.len + 1);
 	m->next = NULL;
-	m->enqueued_ms = now_mono_ms();
+	m->enqueued_ms = 0;
 	m->attempts = 0;
 	m->max_batch = 0;
 	m->len = (uint32_t)body.len;
@@ -519,25 +537,156 @@ bool sink_offer(struct sink *s, const struct event *ev, struct seen *seen, size_
 	         ev->involved.name[0] ? ev->involved.name : ev->name, ev->reason);
 	memcpy(m->body, body.data ? body.data : "", body.len);
 	m->body[body.len] = '\0';
+	/* keep the static scratch small between bursts of large bodies */
+	if (body.cap > 16384)
+		buf_free(&body);
+	return m;
+}
+
+/* Append m to the queue, or drop it (counted) past the bounds; then see that it gets sent. */
+static void enqueue(struct sink *s, struct msg *m)
+{
+	/* the bounds hold what is queued and what is in flight: all of it is in memory */
+	size_t held = s->qbytes + s->inflight_bytes;
+	if (s->qlen + s->inflight_items >= s->cfg.queue_events ||
+	    m->len > s->cfg.queue_bytes - MIN(held, s->cfg.queue_bytes)) {
+		s->stats.dropped++;
+		log_overflow(s);
+		free(m);
+		return;
+	}
+	m->enqueued_ms = now_mono_ms();
 	if (s->tail)
 		s->tail->next = m;
 	else
 		s->head = m;
 	s->tail = m;
 	s->qlen++;
-	s->qbytes += body.len;
+	s->qbytes += m->len;
 	s->stats.enqueued++;
 	bool full_now = s->qlen == s->cfg.batch_items ||
-	                (s->qbytes >= s->cfg.batch_bytes && s->qbytes - body.len < s->cfg.batch_bytes);
-	/* keep the static scratch small between bursts of large bodies */
-	if (body.cap > 16384)
-		buf_free(&body);
+	                (s->qbytes >= s->cfg.batch_bytes && s->qbytes - m->len < s->cfg.batch_bytes);
 	/* Deliver from the loop, not from here: events arrive inside libcurl's
 	 * write callback, where no transfer may be started. A waiting batch or
 	 * a backoff has its timer armed already: nothing to do until it fires,
 	 * unless this item fills a batch. */
 	if (s->loop && (!loop_timer_armed(&s->wake) || full_now))
 		wake_in(s, 0);
+}
+
+/* --- trailing messages ------------------------------------------------------
+ * repeat_interval holds count bumps back; when it ends, the last one held
+ * (the current count) goes out once, so the final count is never lost. At
+ * most TRAILERS_MAX per sink wait; a new one past that replaces the one
+ * that waited longest (counted as dropped). */
+
+struct trailer {
+	uint64_t key;  /* seen_key() of the event */
+	int64_t due_s; /* when the interval ends (monotonic seconds) */
+	int32_t count; /* the count it carries */
+	struct msg *m; /* the event rendered at that count */
+};
+
+static void arm_trailers(struct sink *s)
+{
+	int64_t due = INT64_MAX;
+	for (size_t i = 0; i < s->ntrailers; i++)
+		due = MIN(due, s->trailers[i].due_s);
+	if (!s->ntrailers || !s->loop)
+		return;
+	loop_timer_arm(s->loop, &s->trailer_timer, MAX(due * 1000 - now_mono_ms(), 0));
+}
+
+static void remove_trailer(struct sink *s, size_t i)
+{
+	free(s->trailers[i].m);
+	s->trailers[i] = s->trailers[--s->ntrailers];
+}
+
+static void on_trailers(struct loop *l, void *ctx)
+{
+	struct sink *s = ctx;
+	int64_t now_s = now_mono_ms() / 1000;
+	(void)l;
+	for (size_t i = 0; i < s->ntrailers;) {
+		struct trailer *t = &s->trailers[i];
+		if (t->due_s > now_s) {
+			i++;
+			continue;
+		}
+		if (s->seen && seen_alerted(s->seen, t->key, s->index, t->count, now_s)) {
+			s->stats.trailers++;
+			enqueue(s, t->m); /* it is the queue's now */
+			t->m = NULL;
+		}
+		remove_trailer(s, i);
+	}
+	arm_trailers(s);
+}
+
+/* Keep ev as the trailing message of its held-back repeats, due at due_s. */
+static void hold_back(struct sink *s, const struct event *ev, int64_t due_s)
+{
+	uint64_t key = seen_key(ev);
+	struct msg *m = render_msg(s, ev);
+	if (!m)
+		return;
+	size_t i = 0;
+	while (i < s->ntrailers && s->trailers[i].key != key)
+		i++;
+	if (i == s->ntrailers) {
+		if (!s->trailers)
+			s->trailers = xcalloc(TRAILERS_MAX, sizeof *s->trailers);
+		if (s->ntrailers == TRAILERS_MAX) { /* the one due first makes room */
+			for (size_t k = i = 0; k < s->ntrailers; k++)
+				if (s->trailers[k].due_s < s->trailers[i].due_s)
+					i = k;
+			s->stats.dropped++;
+			free(s->trailers[i].m);
+		} else {
+			s->ntrailers++;
+		}
+		s->trailers[i].m = NULL;
+	}
+	free(s->trailers[i].m);
+	s->trailers[i] = (struct trailer){ key, due_s, ev->eff_count, m };
+	arm_trailers(s);
+}
+
+/* An alert went out for the event: a trailing message waiting for it is moot. */
+static void forget_trailer(struct sink *s, const struct event *ev)
+{
+	if (!s->ntrailers)
+		return;
+	uint64_t key = seen_key(ev);
+	for (size_t i = 0; i < s->ntrailers; i++) {
+		if (s->trailers[i].key == key) {
+			remove_trailer(s, i);
+			return;
+		}
+	}
+}
+
+bool sink_offer(struct sink *s, const struct event *ev, struct seen *seen, size_t slot, int64_t now_s)
+{
+	if (!filter_match(s->filter, ev))
+		return false;
+	s->stats.matched++;
+	if (seen) {
+		int64_t hold_until = 0;
+		s->seen = seen;
+		if (!seen_should_alert(seen, slot, s->index, ev->eff_count, s->cfg.repeat_interval_s, now_s,
+		                       &hold_until)) {
+			s->stats.suppressed++;
+			if (hold_until)
+				hold_back(s, ev, hold_until);
+			return true;
+		}
+		forget_trailer(s, ev);
+	}
+	struct msg *m = render_msg(s, ev);
+	if (m)
+		enqueue(s, m);
 	return true;
 }
 
@@ -749,8 +898,10 @@ void sink_batch_done(struct sink *s, struct sink_batch *b, enum delivery d, cons
 {
 	struct flight *f = (struct flight *)(void *)((char *)b - offsetof(struct flight, b));
 	settle(s, f, d, why, retry_after_ms);
-	if (!s->kicking)
+	if (!s->kicking) {
 		sink_kick(s);
+		progress(s);
+	}
 }
 
 int sink_batch_concat(const struct sink_batch *b, struct buf *out)
@@ -873,6 +1024,20 @@ int64_t sink_too_fast_ms(const struct sink *s)
 	return s->cfg.rate_period_ms ? s->cfg.rate_period_ms : 60000;
 }
 
+enum delivery sink_status_verdict(long status)
+{
+	if (status >= 200 && status < 300)
+		return DELIVERY_OK;
+	if (status == 408 || status == 429 || status >= 500)
+		return DELIVERY_RETRY;
+	return DELIVERY_DROP;
+}
+
+long sink_status_number(double v)
+{
+	return v >= 100 && v < 1000 ? (long)v : 0;
+}
+
 bool sink_http_failed(const struct http_response *r, enum delivery *d, char *why, size_t n)
 {
 	if (r->error) {
@@ -880,18 +1045,25 @@ bool sink_http_failed(const struct http_response *r, enum delivery *d, char *why
 		*d = DELIVERY_RETRY;
 		return true;
 	}
-	if (r->status == 408 || r->status == 429 || r->status >= 500) {
+	*d = sink_status_verdict(r->status);
+	if (*d == DELIVERY_RETRY)
 		snprintf(why, n, "HTTP %ld", r->status);
-		*d = DELIVERY_RETRY;
-		return true;
-	}
-	if (r->status < 200 || r->status >= 300) {
+	else if (*d == DELIVERY_DROP)
 		snprintf(why, n, "HTTP %ld: %.120s", r->status, r->body ? r->body : "");
-		*d = DELIVERY_DROP;
-		return true;
-	}
-	*d = DELIVERY_OK;
-	return false;
+	return *d != DELIVERY_OK;
+}
+
+void sink_item_result(struct sink *s, struct sink_batch *b, unsigned i, enum delivery v, long status,
+                      const char *type, const char *reason, struct sink_items *it, char *why, size_t n)
+{
+	b->verdict[i] = (signed char)v;
+	if (v == DELIVERY_OK)
+		return;
+	if (!it->failed++)
+		snprintf(why, n, "%s HTTP %ld %.120s", it->what, status, *type ? type : reason);
+	if (v == DELIVERY_DROP && it->logged++ < ITEM_LOG_MAX)
+		log_warn("sink %s: dropped %s: HTTP %ld%s%s: %.200s", s->name, b->items[i]->label, status,
+		         *type ? " " : "", type, reason);
 }
 
 void sink_list_types(struct buf *out)

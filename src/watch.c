@@ -384,9 +384,16 @@ static void request(struct watch *w, enum phase ph)
 	w->req_started_ms = w->last_byte_ms = now_mono_ms();
 	w->paused = false; /* a new request starts unpaused */
 
-	if (kube_prepare(w->kube, buf_str(&path), &w->kr, err, sizeof err) < 0) {
+	int pr = kube_prepare(w->kube, buf_str(&path), &w->kr, err, sizeof err);
+	if (pr != 0) {
 		buf_free(&path);
-		fail(w, err, -1);
+		if (pr < 0) {
+			fail(w, err, -1);
+		} else { /* credentials on their way: ask again shortly, no error */
+			w->resume = ph;
+			w->phase = PH_WAIT;
+			loop_timer_arm(w->loop, &w->retry, KUBE_PENDING_RETRY_MS);
+		}
 		return;
 	}
 	buf_free(&path);
@@ -424,6 +431,22 @@ void watch_start(struct watch *w)
 	w->start_wall_s = now_wall_ms() / 1000;
 	w->last_healthy_wall_s = w->start_wall_s;
 	request(w, PH_LIST_RV);
+}
+
+void watch_start_from(struct watch *w, const char *rv, int64_t since_wall_s)
+{
+	if (!rv || !*rv || strlen(rv) >= sizeof w->rv) {
+		watch_start(w);
+		return;
+	}
+	snprintf(w->rv, sizeof w->rv, "%s", rv);
+	w->start_wall_s = w->last_healthy_wall_s = since_wall_s;
+	request(w, PH_WATCH);
+}
+
+const char *watch_resource_version(const struct watch *w)
+{
+	return w->rv;
 }
 
 void watch_list_once(struct watch *w, int64_t since_wall_s, watch_done_cb done)

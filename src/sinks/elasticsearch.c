@@ -44,7 +44,6 @@
 #define KNOWN_MAX 128 /* indices remembered as ready */
 #define INDEX_MAX 200
 #define BULK_QUERY "/_bulk?filter_path=errors,items.*.status,items.*.error.type,items.*.error.reason"
-#define ITEM_LOG_MAX 3 /* item errors logged per request */
 
 enum setup { SETUP_HEAD, SETUP_PUT, SETUP_ALIAS };
 
@@ -522,11 +521,7 @@ static int prepare(struct sink *s, const struct sink_batch *b, struct sink_req *
 /* An item's status: 2xx and 409 (created before: a resent batch) are done. */
 static enum delivery item_verdict(long status)
 {
-	if ((status >= 200 && status < 300) || status == 409)
-		return DELIVERY_OK;
-	if (status == 429 || status == 408 || status >= 500)
-		return DELIVERY_RETRY;
-	return DELIVERY_DROP;
+	return status == 409 ? DELIVERY_OK : sink_status_verdict(status);
 }
 
 static enum delivery classify(struct sink *s, const struct sink_req *rq, const struct http_response *r,
@@ -563,24 +558,17 @@ static enum delivery classify(struct sink *s, const struct sink_req *rq, const s
 		cJSON_Delete(root);
 		return DELIVERY_RETRY;
 	}
-	unsigned i = 0, logged = 0, failed = 0;
+	unsigned i = 0;
+	struct sink_items res = { .what = "bulk item" };
 	for (const cJSON *it = items->child; it; it = it->next, i++) {
-		const cJSON *res = it->child; /* {"create":{...}} */
-		const cJSON *status = cJSON_GetObjectItemCaseSensitive(res, "status");
-		const cJSON *err = cJSON_GetObjectItemCaseSensitive(res, "error");
+		const cJSON *op = it->child; /* {"create":{...}} */
+		const cJSON *status = cJSON_GetObjectItemCaseSensitive(op, "status");
+		const cJSON *err = cJSON_GetObjectItemCaseSensitive(op, "error");
 		const cJSON *type = cJSON_GetObjectItemCaseSensitive(err, "type");
 		const cJSON *reason = cJSON_GetObjectItemCaseSensitive(err, "reason");
-		long st = cJSON_IsNumber(status) ? (long)status->valuedouble : 0;
-		b->verdict[i] = (signed char)item_verdict(st);
-		if (b->verdict[i] == DELIVERY_OK)
-			continue;
-		if (!failed++)
-			snprintf(why, n, "bulk item HTTP %ld %s", st,
-			         cJSON_IsString(type) ? type->valuestring : "");
-		if (b->verdict[i] == DELIVERY_DROP && logged++ < ITEM_LOG_MAX)
-			log_warn("sink %s: dropped %s: HTTP %ld %s: %.200s", s->name, b->items[i]->label, st,
-			         cJSON_IsString(type) ? type->valuestring : "",
-			         cJSON_IsString(reason) ? reason->valuestring : "");
+		long st = cJSON_IsNumber(status) ? sink_status_number(status->valuedouble) : 0;
+		sink_item_result(s, b, i, item_verdict(st), st, cJSON_IsString(type) ? type->valuestring : "",
+		                 cJSON_IsString(reason) ? reason->valuestring : "", &res, why, n);
 	}
 	cJSON_Delete(root);
 	return DELIVERY_OK;
@@ -609,6 +597,7 @@ static void destroy(struct sink *s)
 const struct sink_type sink_elasticsearch = {
 	.name = "elasticsearch",
 	.data = true,
+	.whole_event = true,
 	.default_batch = 500,
 	.max_response = 4 << 20,
 	.create = create,

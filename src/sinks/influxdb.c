@@ -409,6 +409,7 @@ static void destroy(struct sink *s)
 const struct sink_type sink_influxdb = {
 	.name = "influxdb",
 	.data = true,
+	.whole_event = true,
 	.default_batch = 1000,
 	.create = create,
 	.render = render,

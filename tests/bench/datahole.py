@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
-"""datahole: a loopback sinkhole that speaks InfluxDB 1.x and Elasticsearch 7.x, for benchmarks.
+"""datahole: a loopback sinkhole that speaks InfluxDB 1.x, Elasticsearch 7.x and Honeycomb, for benchmarks.
 
 Python 3.11 standard library only.  HTTP/1.1 keep-alive on 127.0.0.1 (thread per
 connection), Content-Length or chunked bodies, `Expect: 100-continue`,
 `Content-Encoding: gzip`.  It counts the events (InfluxDB points = non-empty,
-non-comment lines of a /write body; Elasticsearch bulk actions) and answers as the
-real server would, with no storage:
+non-comment lines of a /write body; Elasticsearch bulk actions; the elements of a
+Honeycomb batch array) and answers as the real server would, with no storage:
 
   InfluxDB       POST /write -> 204 (400 {"error":"database is required"} without db=)
                  GET|HEAD /ping -> 204        GET|POST /query -> 200 {"results":[{"statement_id":0}]}
@@ -16,6 +16,9 @@ real server would, with no storage:
                  POST|PUT /_bulk, /<index>/_bulk -> {"took":1,"errors":false,"items":[...]}, one item
                  per action, keyed by the action's own name: index/create 201, update/delete 200
                  (with filter_path= set: just {"errors":false,"items":[{"create":{"status":201}},...]})
+  Honeycomb      POST /1/batch/<dataset> -> 200 [{"status":202},...], one per element of the
+                 body's JSON array (any X-Honeycomb-Team; 400 {"error":"Request body is malformed
+                 and cannot be read."} when the body is not a JSON array)
   anything else  404 {"error":"no handler"}
 
     python3 tests/bench/datahole.py [--port 0] [--expect N] [--timeout S] [--quiet]
@@ -29,9 +32,9 @@ with .port, .events, .last_ns, .wait_events(n, timeout).
     python3 tests/bench/datahole.py --measure [--events N]
 
 measures the datahole itself: a server process pinned to CPU 1 and a client on CPU 0
-sending N events (default 200000) as 1000-line /write bodies and 1000-action _bulk
-bodies (sample_bodies(): the OpenShift fixture) over one keep-alive connection; prints
-events/s and the server's CPU µs per event.
+sending N events (default 200000) as 1000-line /write bodies, 1000-action _bulk
+bodies and 1000-event Honeycomb batches (sample_bodies(), sample_batch(): the OpenShift
+fixture) over one keep-alive connection; prints events/s and the server's CPU µs per event.
 """
 import gzip
 import json
@@ -433,6 +436,19 @@ class Datahole:
                                  f'"_seq_no":{len(items)},"_primary_term":1,"status":{st}}}}}')
             head = '{"errors":false,"items":[' if filtered else '{"took":1,"errors":false,"items":['
             return 200, J, (head + ",".join(items) + "]}").encode()
+        # Honeycomb
+        if path.startswith("/1/batch/"):
+            if method != "POST":
+                return 405, J, b'{"error":"method not allowed"}'
+            try:
+                arr = json.loads(body)
+            except ValueError:
+                arr = None
+            if not isinstance(arr, list):
+                return 400, J, b'{"error":"Request body is malformed and cannot be read."}'
+            if arr:
+                self._count(len(arr))
+            return 200, J, b"[" + b",".join([b'{"status":202}'] * len(arr)) + b"]"
         if path == "/_aliases":
             return 200, J, b'{"acknowledged":true}'
         segs = [urllib.parse.unquote(s) for s in path.strip("/").split("/")]
@@ -470,11 +486,32 @@ def sample_bodies(per_req=1000):
     return ("\n".join(lines) + "\n").encode(), ("\n".join(bulk) + "\n").encode()
 
 
+def sample_batch(per_req=1000):
+    """A Honeycomb batch body in this sink's shape, from the OpenShift fixture."""
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    with gzip.open(os.path.join(root, "tests", "fixtures", "events", "openshift-azure-events.json.gz"), "rt") as f:
+        items = json.load(f)["items"]
+    out = []
+    for i in range(per_req):
+        e = items[i % len(items)]
+        io, src = e.get("involvedObject", {}), e.get("source", {})
+        out.append({"data": {"namespace": io.get("namespace", ""), "kind": io.get("kind", ""),
+                             "name": io.get("name", ""), "subobject": io.get("fieldPath", ""),
+                             "source.component": src.get("component", ""), "source.host": src.get("host", ""),
+                             "count": e.get("count") or 1, "type": e.get("type", ""),
+                             "reason": e.get("reason", ""), "message": e.get("message", "")},
+                    "time": e.get("lastTimestamp") or "2024-03-05T07:08:09Z"})
+    return json.dumps(out, separators=(",", ":")).encode()
+
+
 def _client(port, kind, n, body):
     per_req = 1000
     if kind == "influxdb":
         head = (f"POST /write?db=k8s HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: text/plain\r\n"
                 f"Content-Length: {len(body)}\r\n\r\n").encode()
+    elif kind == "honeycomb":
+        head = (f"POST /1/batch/heapster HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
+                f"X-Honeycomb-Team: bench\r\nContent-Length: {len(body)}\r\n\r\n").encode()
     else:
         head = (f"POST /_bulk?filter_path=errors,items.*.status HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
                 f"Content-Type: application/x-ndjson\r\nContent-Length: {len(body)}\r\n\r\n").encode()
@@ -508,6 +545,7 @@ def measure(n):
     """The datahole in its own process (CPU 1), a client here (CPU 0): events/s, server µs/event."""
     split = (os.cpu_count() or 1) >= 2
     bodies = dict(zip(("influxdb", "elasticsearch"), sample_bodies()))
+    bodies["honeycomb"] = sample_batch()
     for kind, body in bodies.items():
         p = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--timeout", "300"],
                              stdout=subprocess.PIPE, text=True,

@@ -4,10 +4,14 @@
  * records each request's arrival time (CLOCK_REALTIME, ns) and the value of
  * a JSON key "EventMessage" or "message" in its body.
  *
- *   sinkhole PORTFILE OUTFILE EXPECTED [TIMEOUT_S]
+ *   sinkhole PORTFILE OUTFILE EXPECTED [TIMEOUT_S [DELAY_MS]]
  *
  * Writes the bound port to PORTFILE, then exits after EXPECTED requests (or
- * TIMEOUT_S seconds) writing "arrival_ns message" lines to OUTFILE.
+ * TIMEOUT_S seconds) writing "arrival_ns message" lines to OUTFILE. With
+ * DELAY_MS, each answer goes out DELAY_MS after its request arrived, like a
+ * remote robot's; the other connections are served meanwhile (one queue of
+ * due answers: the delay is the same for all, so it is in time order). It
+ * exits once the EXPECTED-th request is answered.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -30,6 +34,15 @@ struct conn {
 	int fd;
 	size_t len;
 	char *buf;
+	unsigned owed; /* answers still due on this connection */
+	int closed;    /* the peer left; freed once nothing is owed */
+};
+
+/* An answer due at `due` (ns), in arrival order. */
+struct due {
+	struct conn *c;
+	int64_t due;
+	struct due *next;
 };
 
 struct rec {
@@ -67,11 +80,13 @@ static void extract(const char *body, size_t n, char *out, size_t outn)
 int main(int argc, char **argv)
 {
 	if (argc < 4) {
-		fprintf(stderr, "usage: sinkhole PORTFILE OUTFILE EXPECTED [TIMEOUT_S]\n");
+		fprintf(stderr, "usage: sinkhole PORTFILE OUTFILE EXPECTED [TIMEOUT_S [DELAY_MS]]\n");
 		return 2;
 	}
 	long expected = strtol(argv[3], NULL, 10);
 	long timeout_s = argc > 4 ? strtol(argv[4], NULL, 10) : 60;
+	int64_t delay_ns = argc > 5 ? strtol(argv[5], NULL, 10) * 1000000 : 0;
+	struct due *dhead = NULL, **dtail = &dhead;
 	struct rec *recs = calloc((size_t)expected + 1, sizeof *recs);
 	int lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
 	int one = 1;
@@ -94,9 +109,16 @@ int main(int argc, char **argv)
 	                           "Content-Length: 27\r\n\r\n{\"errcode\":0,\"errmsg\":\"ok\"}";
 	long got = 0;
 	int64_t deadline = now_ns() + (int64_t)timeout_s * 1000000000;
-	while (got < expected && now_ns() < deadline) {
+	while ((got < expected || dhead) && now_ns() < deadline) {
 		struct epoll_event evs[64];
-		int n = epoll_wait(ep, evs, 64, 200);
+		struct timespec wait = { 0, 200000000 };
+		if (dhead) { /* until the first answer is due, to the ns: no ms rounding that splits a batch
+			      */
+			int64_t d = dhead->due - now_ns();
+			wait.tv_sec = d <= 0 ? 0 : d / 1000000000;
+			wait.tv_nsec = d <= 0 ? 0 : d % 1000000000;
+		}
+		int n = epoll_pwait2(ep, evs, 64, &wait, NULL);
 		for (int i = 0; i < n; i++) {
 			struct conn *c = evs[i].data.ptr;
 			if (!c) {
@@ -114,8 +136,11 @@ int main(int argc, char **argv)
 			ssize_t r = read(c->fd, c->buf + c->len, BUFSZ - c->len);
 			if (r <= 0) {
 				close(c->fd);
-				free(c->buf);
-				free(c);
+				c->closed = 1;
+				if (!c->owed) {
+					free(c->buf);
+					free(c);
+				}
 				continue;
 			}
 			c->len += (size_t)r;
@@ -131,15 +156,41 @@ int main(int argc, char **argv)
 					body = strtoul(cl + 15, NULL, 10);
 				if (c->len < head + body)
 					break;
+				int64_t now = now_ns();
 				if (got < expected) {
-					recs[got].ns = now_ns();
+					recs[got].ns = now;
 					extract(c->buf + head, body, recs[got].msg, sizeof recs[got].msg);
 				}
 				got++;
-				if (write(c->fd, resp, sizeof resp - 1) < 0)
-					break;
 				memmove(c->buf, c->buf + head + body, c->len - head - body);
 				c->len -= head + body;
+				if (!delay_ns) {
+					if (write(c->fd, resp, sizeof resp - 1) < 0)
+						break;
+					continue;
+				}
+				struct due *d = malloc(sizeof *d);
+				d->c = c;
+				d->due = now + delay_ns;
+				d->next = NULL;
+				*dtail = d;
+				dtail = &d->next;
+				c->owed++;
+			}
+		}
+		for (int64_t now = now_ns(); dhead && dhead->due <= now;) { /* the answers now due */
+			struct due *d = dhead;
+			struct conn *c = d->c;
+			dhead = d->next;
+			if (!dhead)
+				dtail = &dhead;
+			free(d);
+			c->owed--;
+			if (!c->closed && write(c->fd, resp, sizeof resp - 1) < 0)
+				c->len = 0; /* the read side reports the close */
+			if (c->closed && !c->owed) {
+				free(c->buf);
+				free(c);
 			}
 		}
 	}

@@ -19,14 +19,47 @@ headers and status codes:
              410 "too old resource version: X (Y)" then the end (or HTTP 410
              with watch_410="http"); a future one -> wait 3 s then 504
   GET /api/v1/namespaces/{ns}/{events|configmaps}/{name}
-  GET /version, /healthz, /livez, /readyz, /api, /api/v1
+  GET /version, /healthz, /livez, /readyz, /api, /api/v1, /apis, /apis/coordination.k8s.io[/v1]
+
+coordination.k8s.io/v1 Leases (what client-go's leaderelection + resourcelock.LeaseLock use: GET, then POST
+when 404, PUT with the resourceVersion read; see README.md for the sources of each behaviour):
+  GET    /apis/coordination.k8s.io/v1/namespaces/{ns}/leases/{name}   the Lease, or 404 NotFound
+  GET    .../leases, /apis/coordination.k8s.io/v1/leases              LeaseList; ?watch=1 watches (as events)
+  POST   .../namespaces/{ns}/leases        201; 409 AlreadyExists; 422 Invalid (Lease.coordination.k8s.io: name
+                                           missing or not a DNS-1123 subdomain, leaseDurationSeconds <= 0,
+                                           leaseTransitions < 0); 500 when metadata.resourceVersion is set;
+                                           generateName
+  PUT    .../leases/{name}                 200 (a new resourceVersion; none when nothing changed); metadata.uid is a
+                                           precondition (409 "StorageError: invalid object ..."); absent lease:
+                                           created, 201 (leaseStrategy.AllowCreateOnUpdate; lease_create_on_update=
+                                           False: 404); no or "0" resourceVersion: 422 "metadata.resourceVersion:
+                                           Invalid value: 0x0: must be specified for an update"; another one: 409
+                                           Conflict "the object has been modified; ..."; then validation (422)
+  PATCH  .../leases/{name}                 merge-patch+json, strategic-merge-patch+json, json-patch+json; 404
+  DELETE .../leases/{name}                 200 Status Success {name, group, kind: leases, uid}; preconditions; 404
+Bodies are decoded as the real server does: JSON only (415 otherwise), unknown/duplicate fields dropped with a
+"Warning: 299 - ..." header (fieldValidation=Strict: 400), Go type errors and MicroTime parse errors as 400
+('Lease in version "v1" cannot be handled as a Lease: ...'); MicroTime (acquireTime, renewTime) must have exactly
+six fraction digits and is written back in UTC ("2024-03-05T07:08:09.123456Z"), the zero time as null. An update
+replaces the whole object (labels/annotations not sent are gone). metadata.managedFields is kept per manager
+(?fieldManager= or the User-Agent up to "/"). Objects, 404/409/422/403 Status bodies and their field order are the
+real server's (tests/emu/README.md cites the kube-apiserver sources).
 
 Authentication: "Authorization: Bearer <token>" with a token from the current
-(mutable) set, or a client certificate verified against the test CA.
+(mutable) set, or a client certificate verified against the test CA. RBAC: set_forbidden([prefix], verbs=None,
+tokens=None) answers the real 403, e.g. 'leases.coordination.k8s.io "NAME" is forbidden: User "..." cannot update
+resource "leases" in API group "coordination.k8s.io" in the namespace "NS"'.
+
+Per-client faults (two kube-eventer replicas with different tokens): fail_token(token, status=503 | None) answers
+every request of one token (None: unanswered, and its watches cut) until heal_token(token); drop_token(token): 401;
+fail_next(..., path="leases", method="PUT", token=...) for single requests.
 
 Used in-process by tests:
     api = KubeAPI(pki, tokens={"t0"}).start()   # or: with KubeAPI(pki) as api:
     api.add_event(ns="default", reason="BackOff"); api.cut_watches(mid_line=True); ...
+    api.set_lease("kube-system", "kube-eventer", {"holderIdentity": "other", "leaseDurationSeconds": 15,
+                                                  "renewTime": time.time() - 60})
+    api.lease("kube-system", "kube-eventer"); api.lease_requests(); api.fail_token("t1", None)
     api.stop()
 or standalone (prints one JSON line with the URL, serves until SIGTERM/SIGINT):
     python3 tests/emu/kubeapi.py --pki DIR --token T [--events FILE]
@@ -61,14 +94,17 @@ MAX_REQUESTS_PER_CONN = 100000     # keep-alive requests on one connection
 MAX_REQUEST_LOG = 200000           # api.requests entries kept
 MAX_BODY = 1 << 20                 # request bodies read (and ignored)
 GZIP_MIN = 128 * 1024              # the real server compresses responses above 128 KiB
-KINDS = {"events": ("Event", "EventList"), "configmaps": ("ConfigMap", "ConfigMapList")}
+KINDS = {"events": ("Event", "EventList"), "configmaps": ("ConfigMap", "ConfigMapList"),
+         "leases": ("Lease", "LeaseList")}
+GROUPS = {"events": "", "configmaps": "", "leases": "coordination.k8s.io"}          # resource -> API group
+API_VERSIONS = {"events": "v1", "configmaps": "v1", "leases": "coordination.k8s.io/v1"}
 EVENT_FIELDS = ("metadata.name", "metadata.namespace", "involvedObject.kind", "involvedObject.namespace",
                 "involvedObject.name", "involvedObject.uid", "involvedObject.apiVersion",
                 "involvedObject.resourceVersion", "involvedObject.fieldPath", "reason", "reportingComponent",
                 "source", "type")
 REASONS = {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound", 405: "MethodNotAllowed",
-           409: "AlreadyExists", 410: "Expired", 413: "RequestEntityTooLarge", 422: "Invalid",
-           429: "TooManyRequests", 500: "InternalError", 503: "ServiceUnavailable", 504: "Timeout"}
+           409: "AlreadyExists", 410: "Expired", 413: "RequestEntityTooLarge", 415: "UnsupportedMediaType",
+           422: "Invalid", 429: "TooManyRequests", 500: "InternalError", 503: "ServiceUnavailable", 504: "Timeout"}
 MESSAGES = {429: "Too many requests, please try again later.",
             500: "Internal error occurred: injected failure",
             503: "the server is currently unable to handle the request",
@@ -100,10 +136,13 @@ now_rfc3339 = rfc3339   # the old name
 
 
 def status(code, reason=None, message=None, details=None, metadata=None):
-    """A metav1.Status failure, fields in the real server's order."""
+    """A metav1.Status failure, fields in the real server's order. reason None: the usual one for code; "": none
+    (StatusReasonUnknown, left out as the real server does)."""
     s = {"kind": "Status", "apiVersion": "v1", "metadata": metadata or {}, "status": "Failure",
          "message": message if message is not None else MESSAGES.get(code, REASONS.get(code, "error")),
-         "reason": reason or REASONS.get(code, "")}
+         "reason": REASONS.get(code, "") if reason is None else reason}
+    if not s["reason"]:
+        del s["reason"]
     if details:
         s["details"] = details
     s["code"] = code
@@ -358,6 +397,736 @@ def _shut(sock):
         pass
 
 
+# --- coordination.k8s.io/v1 Leases: wire format, decoding, validation, Status bodies ----------------------------------
+# Sources (see README.md): kubernetes/api coordination/v1/types.go (fields, JSON order), apimachinery meta/v1
+# micro_time.go (RFC3339Micro, UTC on output), pkg/registry/coordination/lease/strategy.go (AllowCreateOnUpdate
+# true, AllowUnconditionalUpdate false), pkg/apis/coordination/validation (spec rules), apiserver
+# registry/generic/registry/store.go (Create/Update/Delete order, finalizeDelete), apimachinery api/errors/errors.go
+# (NewNotFound/AlreadyExists/Conflict/Invalid/Forbidden), apiserver storage/errors.go + interfaces.go
+# (Preconditions.Check, StorageError text), registry/rest/create.go, update.go, delete.go.
+LEASE_GROUP = "coordination.k8s.io"
+LEASE_GV = "coordination.k8s.io/v1"
+LEASE_QR = "leases.coordination.k8s.io"      # schema.GroupResource{coordination.k8s.io, leases}.String()
+LEASE_QK = "Lease.coordination.k8s.io"       # schema.GroupKind{coordination.k8s.io, Lease}.String()
+RFC3339_MICRO = "2006-01-02T15:04:05.000000Z07:00"
+RFC3339_GO = "2006-01-02T15:04:05Z07:00"
+OPTIMISTIC_LOCK_MSG = "the object has been modified; please apply your changes to the latest version and try again"
+DEFAULT_USER = "system:serviceaccount:kube-system:kube-eventer"
+LEASE_SPEC_FIELDS = ("holderIdentity", "leaseDurationSeconds", "acquireTime", "renewTime", "leaseTransitions")
+_META_OUT = ("name", "generateName", "namespace", "uid", "resourceVersion", "creationTimestamp", "labels",
+             "annotations", "ownerReferences", "finalizers", "managedFields")
+_META_RANK = {k: i for i, k in enumerate(_META_OUT)}
+_META_TYPES = {"name": "string", "generateName": "string", "namespace": "string", "selfLink": "string",
+               "uid": "string", "resourceVersion": "string", "generation": "int64", "creationTimestamp": "time",
+               "deletionTimestamp": "time", "deletionGracePeriodSeconds": "int64", "labels": "map",
+               "annotations": "map", "ownerReferences": "list", "finalizers": "strlist", "managedFields": "list"}
+_SPEC_TYPES = {"holderIdentity": "string", "leaseDurationSeconds": "int32", "acquireTime": "micro",
+               "renewTime": "micro", "leaseTransitions": "int32"}
+_INPUT_TYPES = ("application/json", "application/yaml", "application/vnd.kubernetes.protobuf")
+PATCH_TYPES = ("application/json-patch+json", "application/merge-patch+json", "application/strategic-merge-patch+json",
+               "application/apply-patch+yaml")          # the order the real server lists them in its 415
+_DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_DNS1123_MSG = ("a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and "
+                "must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is "
+                "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')")
+_GEN_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"     # apiserver/pkg/storage/names: utilrand.String
+_DIGITS = "0123456789"
+
+
+def go_quote(s):
+    """Go's %q for the strings we meet (printable text)."""
+    return json.dumps(s, ensure_ascii=False)
+
+
+def _days_from_civil(y, m, d):
+    y -= m <= 2
+    era = (y if y >= 0 else y - 399) // 400
+    yoe = y - era * 400
+    doy = (153 * (m + (-3 if m > 2 else 9)) + 2) // 5 + d - 1
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    return era * 146097 + doe - 719468
+
+
+def _civil_from_days(z):
+    z += 719468
+    era = (z if z >= 0 else z - 146096) // 146097
+    doe = z - era * 146097
+    yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    mp = (5 * doy + 2) // 153
+    d = doy - (153 * mp + 2) // 5 + 1
+    m = mp + (3 if mp < 10 else -9)
+    return yoe + era * 400 + (m <= 2), m, d
+
+
+def _days_in(m, y):
+    if m == 2:
+        return 29 if (y % 4 == 0 and (y % 100 != 0 or y % 400 == 0)) else 28
+    return 30 if m in (4, 6, 9, 11) else 31
+
+
+GO_ZERO_US = _days_from_civil(1, 1, 1) * 86400 * 10 ** 6    # Go's zero time.Time: MicroTime encodes it as null
+
+
+def _go_atoi(s):
+    """Go time's internal atoi: optional sign, then digits (leadingInt); None when not all digits."""
+    neg = s[:1] == "-"
+    if s[:1] in ("-", "+"):
+        s = s[1:]
+    if any(c not in _DIGITS for c in s):
+        return None
+    n = int(s) if s else 0
+    return -n if neg else n
+
+
+def go_parse_time(value, micro=True):
+    """time.Parse(RFC3339Micro) (micro=True, what metav1.MicroTime.UnmarshalJSON does) or time.Parse(RFC3339)
+    (metav1.Time) as Go does it: epoch microseconds, or ValueError with Go's message. RFC3339Micro takes exactly six
+    fraction digits and a "Z" or +hh:mm offset."""
+    layout = RFC3339_MICRO if micro else RFC3339_GO
+    v = value
+
+    def bad(elem, layout_elem):
+        return ValueError(f"parsing time {go_quote(value)} as {go_quote(layout)}: cannot parse {go_quote(elem)} as "
+                          f"{go_quote(layout_elem)}")
+
+    def rng(what):
+        return ValueError(f"parsing time {go_quote(value)}: {what} out of range")
+
+    def getnum(s, fixed):
+        if not s or s[0] not in _DIGITS:
+            return None, s
+        if len(s) < 2 or s[1] not in _DIGITS:
+            return (None, s) if fixed else (int(s[0]), s[1:])
+        return int(s[:2]), s[2:]
+
+    chunks = [("", "2006"), ("-", "01"), ("-", "02"), ("T", "15"), (":", "04"), (":", "05")]
+    chunks += [("", ".000000"), ("", "Z07:00")] if micro else [("", "Z07:00")]
+    year = month = day = hour = minute = sec = nsec = off = 0
+    for prefix, std in chunks:
+        for ch in prefix:
+            if not v or v[0] != ch:
+                raise bad(v, prefix)
+            v = v[1:]
+        hold = v
+        if std == "2006":
+            if len(v) < 4:
+                raise bad(hold, std)
+            year, v = _go_atoi(v[:4]), v[4:]
+            if year is None:
+                raise bad(hold, std)
+        elif std in ("01", "02", "04", "05", "15"):
+            n, v = getnum(v, std != "15")
+            if n is None:
+                raise bad(hold, std)
+            if std == "01":
+                month = n
+                if not 1 <= n <= 12:
+                    raise rng("month")
+            elif std == "02":
+                day = n
+            elif std == "15":
+                hour = n
+                if n >= 24:
+                    raise rng("hour")
+            elif std == "04":
+                minute = n
+                if n >= 60:
+                    raise rng("minute")
+            else:
+                sec = n
+                if n >= 60:
+                    raise rng("second")
+                if not micro and len(v) >= 2 and v[0] in ".," and v[1] in _DIGITS:   # fraction not in the layout
+                    k = 2
+                    while k < len(v) and v[k] in _DIGITS:
+                        k += 1
+                    nsec, v = int(v[1:min(k, 10)].ljust(9, "0")), v[k:]
+        elif std == ".000000":
+            if len(v) < 7 or v[0] not in ".,":
+                raise bad(hold, std)
+            ns = _go_atoi(v[1:7])
+            if ns is None:
+                raise bad(hold, std)
+            if ns < 0:
+                raise rng("fractional second")
+            nsec, v = ns * 1000, v[7:]
+        else:  # Z07:00
+            if v[:1] == "Z":
+                v, off = v[1:], 0
+                continue
+            if len(v) < 6 or v[3] != ":":
+                raise bad(hold, std)
+            sign, hh, mm, v = v[0], v[1:3], v[4:6], v[6:]
+            hr, _ = getnum(hh, True)
+            mi, _ = getnum(mm, True) if hr is not None else (None, "")
+            if hr is None or mi is None:
+                raise bad(hold, std)
+            if hr > 24:
+                raise rng("time zone offset hour")
+            if mi > 60:
+                raise rng("time zone offset minute")
+            off = (hr * 60 + mi) * 60
+            if sign == "-":
+                off = -off
+            elif sign != "+":
+                raise bad(hold, std)
+    if v:
+        raise ValueError(f"parsing time {go_quote(value)}: extra text: {go_quote(v)}")
+    if day < 1 or day > _days_in(month, year):
+        raise ValueError(f"parsing time {go_quote(value)}: day out of range")
+    secs = _days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + sec - off
+    return secs * 10 ** 6 + nsec // 1000
+
+
+def format_micro_time(us):
+    """Epoch microseconds -> metav1.MicroTime as the real server writes it (UTC, six fraction digits); the zero time
+    is null."""
+    if us == GO_ZERO_US:
+        return None
+    secs, frac = divmod(us, 10 ** 6)
+    days, rem = divmod(secs, 86400)
+    y, m, d = _civil_from_days(days)
+    ys = "%04d" % y if y >= 0 else "-%04d" % -y
+    return "%s-%02d-%02dT%02d:%02d:%02d.%06dZ" % (ys, m, d, rem // 3600, rem // 60 % 60, rem % 60, frac)
+
+
+def micro_time(t=None):
+    """Epoch seconds (float, default now) -> MicroTime string, exact to the microsecond."""
+    return format_micro_time(round((time.time() if t is None else t) * 1e6))
+
+
+def parse_micro_time(s):
+    """A MicroTime string -> epoch seconds (float); ValueError as the real server's decoder."""
+    return go_parse_time(s, micro=True) / 1e6
+
+
+class _Lit(float):
+    """A JSON number that had a fraction or exponent, with its literal text (Go reports it in type errors)."""
+
+    def __new__(cls, text):
+        obj = float.__new__(cls, float(text))
+        obj.lit = text
+        return obj
+
+
+class _JObj(dict):
+    """A decoded JSON object that remembers keys given twice (fieldValidation reports them)."""
+    dups = ()
+
+
+def _pairs(pairs):
+    d = _JObj()
+    dups = []
+    for k, v in pairs:
+        if k in d:
+            dups.append(k)
+        d[k] = v
+    if dups:
+        d.dups = dups
+    return d
+
+
+def _no_constant(name):
+    raise ValueError(f"invalid character {name[0]!r} looking for beginning of value")
+
+
+def go_json_loads(raw):
+    """JSON as the real server's decoder reads it: numbers keep their literal, NaN/Infinity refused, duplicate keys
+    remembered (the last one wins)."""
+    text = raw.decode("utf-8") if isinstance(raw, (bytes, bytearray)) else raw
+    return json.loads(text, object_pairs_hook=_pairs, parse_float=_Lit, parse_constant=_no_constant)
+
+
+def _summarize(raw):
+    """apiserver handlers' summarizeData(body, 30)."""
+    if not raw:
+        return "<empty>"
+    if raw[:1] == b"\x00":
+        return f"<binary> len {len(raw)}"
+    text = raw.decode("utf-8", "replace")
+    return text[:30] + " ..." if len(raw) > 30 else text
+
+
+def _json_kind(v):
+    if isinstance(v, bool):
+        return "bool"
+    if isinstance(v, (int, float)):
+        return "number"
+    if isinstance(v, str):
+        return "string"
+    return "array" if isinstance(v, list) else "object"
+
+
+def _num_text(v):
+    return v.lit if isinstance(v, _Lit) else str(v)
+
+
+class LeaseDecodeError(ValueError):
+    """A body the real server's decoder refuses (400 BadRequest with this message)."""
+
+
+def _type_err(v, struct, path, gotype):
+    kind = _json_kind(v)
+    if kind == "number" and gotype in ("int32", "int64"):
+        kind = "number " + _num_text(v)
+    return LeaseDecodeError(f"json: cannot unmarshal {kind} into Go struct field {struct}.{path} of type {gotype}")
+
+
+def decode_lease(raw, field_validation="Warn"):
+    """A request body -> (the Lease as stored: {metadata, spec} with typed, canonical values, [warnings]).
+    Raises LeaseDecodeError with the real server's message (400). fieldValidation: Ignore, Warn (default), Strict."""
+    try:
+        doc = go_json_loads(raw)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise LeaseDecodeError(f"the object provided is unrecognized (must be of type Lease): couldn't get "
+                               f"version/kind; json parse error: {e} ({_summarize(raw)})")
+    if not isinstance(doc, dict):
+        raise LeaseDecodeError(
+            "the object provided is unrecognized (must be of type Lease): couldn't get version/kind; json parse "
+            f"error: json: cannot unmarshal {_json_kind(doc)} into Go value of type struct {{ APIVersion string "
+            '"json:\\"apiVersion,omitempty\\""; Kind string "json:\\"kind,omitempty\\"" }} ' + f"({_summarize(raw)})")
+    unknown, dups = [], []
+
+    def note_dups(d, prefix):
+        dups.extend(prefix + k for k in getattr(d, "dups", ()))
+
+    note_dups(doc, "")
+    av, kind = doc.get("apiVersion"), doc.get("kind")
+    for k, v in (("apiVersion", av), ("kind", kind)):
+        if v is not None and not isinstance(v, str):
+            raise LeaseDecodeError(f"the object provided is unrecognized (must be of type Lease): couldn't get "
+                                   f"version/kind; json parse error: json: cannot unmarshal {_json_kind(v)} into Go "
+                                   f"struct field .{k} of type string ({_summarize(raw)})")
+    av, kind = av or "", kind or ""
+    version = av.rsplit("/", 1)[-1] if av else "v1"
+    if kind and kind != "Lease":
+        raise LeaseDecodeError(f'{kind} in version "{version}" cannot be handled as a Lease: no kind "{kind}" is '
+                               f'registered for version "{av or LEASE_GV}" in scheme "pkg/api/legacyscheme/scheme.go:30"')
+    if av and av != LEASE_GV:
+        raise LeaseDecodeError(f"the API version in the data ({av}) does not match the expected API version "
+                               f"({LEASE_GV})")
+    prefix_err = 'Lease in version "v1" cannot be handled as a Lease: '
+    meta, spec = {}, {}
+    try:
+        for key, v in doc.items():
+            if key in ("apiVersion", "kind"):
+                continue
+            if key == "metadata":
+                if v is None:
+                    continue
+                if not isinstance(v, dict):
+                    raise _type_err(v, "Lease", "metadata", "v1.ObjectMeta")
+                note_dups(v, "metadata.")
+                for mk, mv in v.items():
+                    t = _META_TYPES.get(mk)
+                    if t is None:
+                        unknown.append("metadata." + mk)
+                        continue
+                    if mv is None:
+                        continue
+                    if t == "string":
+                        if not isinstance(mv, str):
+                            raise _type_err(mv, "ObjectMeta", "metadata." + mk, "string")
+                        meta[mk] = mv
+                    elif t == "int64":
+                        if isinstance(mv, bool) or not isinstance(mv, int) or isinstance(mv, _Lit) \
+                                or not -2 ** 63 <= mv < 2 ** 63:
+                            raise _type_err(mv, "ObjectMeta", "metadata." + mk, "int64")
+                    elif t == "time":
+                        if not isinstance(mv, str):
+                            raise LeaseDecodeError(f"json: cannot unmarshal {_json_kind(mv)} into Go value of "
+                                                   "type string")
+                        go_parse_time(mv, micro=False)
+                        meta[mk] = mv
+                    elif t == "map":
+                        if not isinstance(mv, dict):
+                            raise _type_err(mv, "ObjectMeta", "metadata." + mk, "map[string]string")
+                        for lk, lv in mv.items():
+                            if lv is not None and not isinstance(lv, str):
+                                raise _type_err(lv, "ObjectMeta", "metadata." + mk, "string")
+                        meta[mk] = {lk: (lv or "") for lk, lv in mv.items()}
+                    elif t == "strlist":
+                        if not isinstance(mv, list):
+                            raise _type_err(mv, "ObjectMeta", "metadata." + mk, "[]string")
+                        for x in mv:
+                            if x is not None and not isinstance(x, str):
+                                raise _type_err(x, "ObjectMeta", "metadata." + mk, "string")
+                        meta[mk] = [x or "" for x in mv]
+                    else:
+                        if not isinstance(mv, list):
+                            raise _type_err(mv, "ObjectMeta", "metadata." + mk,
+                                            "[]v1.OwnerReference" if mk == "ownerReferences"
+                                            else "[]v1.ManagedFieldsEntry")
+                        meta[mk] = _copy(mv)
+            elif key == "spec":
+                if v is None:
+                    continue
+                if not isinstance(v, dict):
+                    raise _type_err(v, "Lease", "spec", "v1.LeaseSpec")
+                note_dups(v, "spec.")
+                for sk, sv in v.items():
+                    t = _SPEC_TYPES.get(sk)
+                    if t is None:
+                        unknown.append("spec." + sk)
+                        continue
+                    if sv is None:
+                        spec.pop(sk, None)      # a pointer field: null is nil
+                        continue
+                    if t == "string":
+                        if not isinstance(sv, str):
+                            raise _type_err(sv, "LeaseSpec", "spec." + sk, "string")
+                        spec[sk] = sv
+                    elif t == "int32":
+                        if isinstance(sv, bool) or not isinstance(sv, int) or isinstance(sv, _Lit) \
+                                or not -2 ** 31 <= sv < 2 ** 31:
+                            raise _type_err(sv, "LeaseSpec", "spec." + sk, "int32")
+                        spec[sk] = int(sv)
+                    else:
+                        if not isinstance(sv, str):
+                            raise LeaseDecodeError(f"json: cannot unmarshal {_json_kind(sv)} into Go value of "
+                                                   "type string")
+                        spec[sk] = format_micro_time(go_parse_time(sv, micro=True))
+            elif key == "status":
+                unknown.append("status")
+            else:
+                unknown.append(key)
+    except LeaseDecodeError as e:
+        raise LeaseDecodeError(prefix_err + str(e))
+    except ValueError as e:                     # a time the decoder cannot parse
+        raise LeaseDecodeError(prefix_err + str(e))
+    warnings = []
+    if field_validation == "Strict" and (unknown or dups):
+        raise LeaseDecodeError("strict decoding error: " + ", ".join(
+            [f'unknown field "{u}"' for u in unknown] + [f'duplicate field "{d}"' for d in dups]))
+    if field_validation != "Ignore":
+        warnings = [f'unknown field "{u}"' for u in unknown] + [f'duplicate field "{d}"' for d in dups]
+    return {"metadata": meta, "spec": {k: spec[k] for k in LEASE_SPEC_FIELDS if k in spec}}, warnings
+
+
+def lease_object(meta, spec):
+    """The Lease as the real server encodes it: kind, apiVersion, metadata and spec fields in Go struct order, empty
+    values left out (omitempty), a zero MicroTime as null."""
+    md = {k: meta[k] for k in _META_OUT if meta.get(k) not in (None, "", {}, [])}
+    sp = {k: spec[k] for k in LEASE_SPEC_FIELDS if k in spec}
+    return {"kind": "Lease", "apiVersion": LEASE_GV, "metadata": md, "spec": sp}
+
+
+# field.Error: (type, field, body). Bodies as field.Error.ErrorBody() renders them.
+def _fe_invalid(fld, value, detail):
+    if isinstance(value, str):
+        shown = go_quote(value)
+    elif isinstance(value, tuple):            # ("uint64", n): %#v of a uint64
+        shown = hex(value[1])
+    else:
+        shown = str(value)
+    return ("FieldValueInvalid", fld, f"Invalid value: {shown}: {detail}")
+
+
+def _fe_required(fld, detail):
+    return ("FieldValueRequired", fld, "Required value" + (f": {detail}" if detail else ""))
+
+
+def validate_lease(obj):
+    """pkg/apis/coordination/validation.ValidateLease (ObjectMeta name + spec): [field errors]."""
+    errs = []
+    md, spec = obj["metadata"], obj["spec"]
+    gen = md.get("generateName") or ""
+    if gen:
+        masked = gen[:-1] + "a" if gen.endswith("-") else gen        # NameIsDNSSubdomain(prefix=true)
+        if len(masked) > 253:
+            errs.append(_fe_invalid("metadata.generateName", gen, "must be no more than 253 characters"))
+        if not _DNS1123_SUBDOMAIN.match(masked):
+            errs.append(_fe_invalid("metadata.generateName", gen, _DNS1123_MSG))
+    name = md.get("name") or ""
+    if not name:
+        errs.append(_fe_required("metadata.name", "name or generateName is required"))
+    else:
+        if len(name) > 253:
+            errs.append(_fe_invalid("metadata.name", name, "must be no more than 253 characters"))
+        if not _DNS1123_SUBDOMAIN.match(name):
+            errs.append(_fe_invalid("metadata.name", name, _DNS1123_MSG))
+    d = spec.get("leaseDurationSeconds")
+    if d is not None and d <= 0:
+        errs.append(_fe_invalid("spec.leaseDurationSeconds", d, "must be greater than 0"))
+    t = spec.get("leaseTransitions")
+    if t is not None and t < 0:
+        errs.append(_fe_invalid("spec.leaseTransitions", t, "must be greater than or equal to 0"))
+    return errs
+
+
+def details(name="", group="", kind="", uid="", causes=None, retry_after=None):
+    """metav1.StatusDetails, fields in Go order, empty ones left out."""
+    d = {}
+    for k, v in (("name", name), ("group", group), ("kind", kind), ("uid", uid), ("causes", causes),
+                 ("retryAfterSeconds", retry_after)):
+        if v:
+            d[k] = v
+    return d
+
+
+def not_found_status(resource, name, group=""):
+    qr = f"{resource}.{group}" if group else resource
+    return status(404, "NotFound", f"{qr} {go_quote(name)} not found", details(name, group, resource))
+
+
+def already_exists_status(resource, name, group=""):
+    qr = f"{resource}.{group}" if group else resource
+    return status(409, "AlreadyExists", f"{qr} {go_quote(name)} already exists", details(name, group, resource))
+
+
+def conflict_status(resource, name, err, group=""):
+    qr = f"{resource}.{group}" if group else resource
+    return status(409, "Conflict", f"Operation cannot be fulfilled on {qr} {go_quote(name)}: {err}",
+                  details(name, group, resource))
+
+
+def invalid_status(qualified_kind, group, kind, name, errs):
+    """apierrors.NewInvalid: one cause per field error; the message aggregates them ("[a, b]" for several)."""
+    causes = [{"reason": t, "message": body, "field": f} for t, f, body in errs]
+    texts = []
+    for t, f, body in errs:
+        s = f"{f}: {body}" if f else body
+        if s not in texts:
+            texts.append(s)
+    agg = texts[0] if len(texts) == 1 else "[" + ", ".join(texts) + "]"
+    return status(422, "Invalid", f"{qualified_kind} {go_quote(name)} is invalid: {agg}",
+                  details(name, group, kind, causes=causes))
+
+
+def forbidden_status(user, verb, resource, group, ns, name, reason=None):
+    """The authorization filter's 403 (responsewriters.Forbidden + apierrors.NewForbidden); reason not None: the
+    create-on-update authorization of an update handler (withAuthorization), whose message is the authorizer's
+    reason alone ("" for RBAC's plain deny)."""
+    qr = f"{resource}.{group}" if group else resource
+    if reason is None:
+        scope = f"in the namespace {go_quote(ns)}" if ns else "at the cluster scope"
+        reason = (f"User {go_quote(user)} cannot {verb} resource {go_quote(resource)} in API group "
+                  f"{go_quote(group)} {scope}")
+    msg = f"{qr} {go_quote(name)} is forbidden: {reason}" if name else f"{qr} is forbidden: {reason}"
+    return status(403, "Forbidden", msg, details(name, group, resource))
+
+
+def storage_key(ns, name):
+    return f"/registry/leases/{ns}/{name}"
+
+
+def uid_precondition_conflict(ns, name, want, have):
+    """A PUT whose metadata.uid is not the stored one's (rest.defaultUpdatedObjectInfo.Preconditions ->
+    storage.Preconditions.Check -> NewInvalidObjError -> InterpretUpdateError: 409 Conflict)."""
+    err = (f"StorageError: invalid object, Code: 4, Key: {storage_key(ns, name)}, ResourceVersion: 0, "
+           f"AdditionalErrorMsg: Precondition failed: UID in precondition: {want}, UID in object meta: {have}")
+    return conflict_status("leases", name, err, LEASE_GROUP)
+
+
+def generate_name(prefix, rng=None):
+    r = rng or _rand
+    return prefix[:58] + "".join(r.choice(_GEN_ALPHABET) for _ in range(5))
+
+
+# --- patches -----------------------------------------------------------------------------------------------------------
+def merge_patch(target, patch):
+    """RFC 7386 JSON merge patch (also what a strategic merge patch does to a Lease: no lists with merge keys)."""
+    if not isinstance(patch, dict):
+        return _copy(patch)
+    out = dict(target) if isinstance(target, dict) else {}
+    for k, v in patch.items():
+        if k in ("$patch", "$retainKeys") or k.startswith("$setElementOrder/"):
+            continue
+        if v is None:
+            out.pop(k, None)
+        else:
+            out[k] = merge_patch(out.get(k), v)
+    return out
+
+
+class PatchError(ValueError):
+    pass
+
+
+def _ptr(path):
+    if path == "":
+        return []
+    if not path.startswith("/"):
+        raise PatchError(f"JSON pointer must be empty or start with a \"/\": {path!r}")
+    return [p.replace("~1", "/").replace("~0", "~") for p in path[1:].split("/")]
+
+
+def json_patch(doc, ops):
+    """RFC 6902 JSON patch (add, remove, replace, move, copy, test)."""
+    if not isinstance(ops, list):
+        raise PatchError("json: cannot unmarshal object into Go value of type jsonpatch.Patch")
+    doc = _copy(doc)
+
+    def parent(d, parts, op):
+        for p in parts[:-1]:
+            if isinstance(d, dict) and p in d:
+                d = d[p]
+            elif isinstance(d, list) and p.isdigit() and int(p) < len(d):
+                d = d[int(p)]
+            else:
+                raise PatchError(f"{op} operation does not apply: doc is missing path: \"/{'/'.join(parts)}\": "
+                                 "missing value")
+        return d
+
+    def get(d, parts):
+        for p in parts:
+            if isinstance(d, dict) and p in d:
+                d = d[p]
+            elif isinstance(d, list) and p.isdigit() and int(p) < len(d):
+                d = d[int(p)]
+            else:
+                raise PatchError(f"doc is missing path: \"/{'/'.join(parts)}\": missing value")
+        return d
+
+    def put(d, parts, val, op, replace=False):
+        if not parts:
+            return val
+        par, last = parent(d, parts, op), parts[-1]
+        if isinstance(par, dict):
+            if replace and last not in par:
+                raise PatchError(f"replace operation does not apply: doc is missing key: /{'/'.join(parts)}: "
+                                 "missing value")
+            par[last] = val
+        elif isinstance(par, list):
+            if last == "-":
+                par.append(val)
+            elif last.isdigit() and int(last) <= len(par):
+                if replace:
+                    par[int(last)] = val
+                else:
+                    par.insert(int(last), val)
+            else:
+                raise PatchError(f"{op} operation does not apply: doc is missing path: \"/{'/'.join(parts)}\"")
+        else:
+            raise PatchError(f"{op} operation does not apply: doc is missing path: \"/{'/'.join(parts)}\"")
+        return d
+
+    def remove(d, parts):
+        par, last = parent(d, parts, "remove"), parts[-1]
+        if isinstance(par, dict) and last in par:
+            return par.pop(last)
+        if isinstance(par, list) and last.isdigit() and int(last) < len(par):
+            return par.pop(int(last))
+        raise PatchError(f"remove operation does not apply: doc is missing path: \"/{'/'.join(parts)}\": "
+                         "missing value")
+
+    for op in ops:
+        if not isinstance(op, dict):
+            raise PatchError("json: cannot unmarshal into jsonpatch operation")
+        kind, path = op.get("op"), _ptr(op.get("path", ""))
+        if kind == "add":
+            doc = put(doc, path, _copy(op.get("value")), "add")
+        elif kind == "remove":
+            remove(doc, path)
+        elif kind == "replace":
+            doc = put(doc, path, _copy(op.get("value")), "replace", replace=True)
+        elif kind in ("move", "copy"):
+            frm = _ptr(op.get("from", ""))
+            val = remove(doc, frm) if kind == "move" else _copy(get(doc, frm))
+            doc = put(doc, path, val, kind)
+        elif kind == "test":
+            try:
+                cur = get(doc, path)
+            except PatchError:
+                cur = None
+            if cur != op.get("value"):
+                raise PatchError(f"testing value /{'/'.join(path)} failed: test failed")
+        else:
+            raise PatchError(f"Unexpected kind: {kind}")
+    return doc
+
+
+# --- managedFields (what an Update operation records) -----------------------------------------------------------------
+def _lease_fields(obj):
+    """{path: value} of the fields managedFields tracks for a Lease."""
+    out = {}
+    md = obj.get("metadata") or {}
+    for m in ("labels", "annotations"):
+        for k, v in (md.get(m) or {}).items():
+            out[("metadata", m, k)] = v
+    for k, v in (obj.get("spec") or {}).items():
+        out[("spec", k)] = v
+    return out
+
+
+def _fields_v1(paths):
+    root = {}
+    for p in sorted(paths):
+        if p[0] == "metadata":
+            node = root.setdefault("f:metadata", {}).setdefault("f:" + p[1], {})
+            node.setdefault(".", {})
+            node["f:" + p[2]] = {}
+        else:
+            root.setdefault("f:spec", {})["f:" + p[1]] = {}
+
+    def srt(d):
+        return {k: srt(d[k]) for k in sorted(d)}
+    return srt(root)
+
+
+def _paths_of(fv1):
+    out = set()
+    if not isinstance(fv1, dict):
+        return out
+    md = fv1.get("f:metadata") or {}
+    for m in ("labels", "annotations"):
+        for k in (md.get("f:" + m) or {}):
+            if k.startswith("f:"):
+                out.add(("metadata", m, k[2:]))
+    for k in (fv1.get("f:spec") or {}):
+        if k.startswith("f:"):
+            out.add(("spec", k[2:]))
+    return out
+
+
+def managed_fields_update(entries, old, new, manager, now=None):
+    """managedFields after `manager` wrote `new` over `old` (None: a create) with an Update operation: the fields it
+    set or changed become its own (and leave other managers), removed fields leave every manager, a manager left with
+    nothing is dropped; its time is now when it changed something. Sorted by time, then manager."""
+    owners = collections.OrderedDict()
+    for e in entries or []:
+        if isinstance(e, dict) and e.get("operation", "Update") == "Update":
+            owners[e.get("manager", "")] = [_paths_of(e.get("fieldsV1")), e.get("time")]
+    of = _lease_fields(old) if old else {}
+    nf = _lease_fields(new)
+    changed = {p for p, v in nf.items() if p not in of or of[p] != v}
+    removed = set(of) - set(nf)
+    if not changed and not removed:
+        return list(entries or [])
+    for m, o in owners.items():
+        if m != manager:
+            o[0] -= changed | removed
+    mine = owners.setdefault(manager, [set(), None])
+    mine[0] = (mine[0] - removed) | changed
+    mine[1] = rfc3339(now)
+    out = []
+    for m, (paths, t) in owners.items():
+        if not paths:
+            continue
+        e = {"manager": m, "operation": "Update", "apiVersion": LEASE_GV, "time": t, "fieldsType": "FieldsV1",
+             "fieldsV1": _fields_v1(paths)}
+        if not m:
+            del e["manager"]
+        out.append(e)
+    out.sort(key=lambda e: (e.get("time") or "", e.get("manager", "")))
+    return out
+
+
+def field_manager(query_value, user_agent):
+    """?fieldManager= or the User-Agent up to its first "/" (printable characters, at most 128 bytes)."""
+    if query_value:
+        return query_value
+    out = ""
+    for c in (user_agent or "").split("/")[0]:
+        if not c.isprintable():
+            continue
+        if len((out + c).encode()) > 128:
+            break
+        out += c
+    return out
+
+
 # --- the emulator --------------------------------------------------------------------------------------------------
 class KubeAPI:
     """See the module docstring and README.md. Every public method is thread-safe."""
@@ -369,13 +1138,15 @@ class KubeAPI:
                  bookmark_interval=60.0, chunks=None, chunk_max=97, watch_410="stream",
                  require_client_cert=False, ipv6=False, watch_queue=10000, history_limit=None,
                  anonymous=False, bookmark_shape="go", too_large_wait=3.0, min_request_timeout=1800,
-                 rv0_ignores_limit=True, idle_timeout=90.0, tls_max=None, start_rv=100):
+                 rv0_ignores_limit=True, idle_timeout=90.0, tls_max=None, start_rv=100, managed_fields=True,
+                 lease_create_on_update=True):
         if isinstance(pki, str):
             pki = _certs().make_pki(pki)
         if pki is None and tls:
             pki = _certs().make_pki(os.path.join(tempfile.gettempdir(), f"kubeapi-pki-{os.getuid()}"))
         self.pki = pki
         self.tokens = set(tokens or ())
+        self.token_users = dict(tokens) if isinstance(tokens, dict) else {}   # token -> user name (RBAC messages)
         self.host = "::1" if ipv6 and host == "127.0.0.1" else host
         self.port = port
         self.tls = tls
@@ -394,6 +1165,8 @@ class KubeAPI:
         self.rv0_ignores_limit = rv0_ignores_limit
         self.idle_timeout = idle_timeout
         self.tls_max = tls_max
+        self.managed_fields = managed_fields   # leases carry metadata.managedFields as the real server writes them
+        self.lease_create_on_update = lease_create_on_update   # False: PUT on an absent lease -> 404
         self.debug = bool(os.environ.get("KUBEAPI_DEBUG"))   # one stderr line per answered request
         self.cond = threading.Condition(threading.RLock())
         self.rv = start_rv                  # etcd-like global revision
@@ -401,13 +1174,16 @@ class KubeAPI:
         self.history = []                   # [_Change], rv ascending, all > compacted
         self.events = {}                    # (ns, name) -> Event (current state)
         self.configmaps = {}                # (ns, name) -> ConfigMap
-        self._store = {"events": self.events, "configmaps": self.configmaps}
-        self._data = {"events": {}, "configmaps": {}}   # (ns, name) -> Go JSON of the current state
+        self.leases = {}                    # (ns, name) -> Lease (coordination.k8s.io/v1)
+        self._store = {"events": self.events, "configmaps": self.configmaps, "leases": self.leases}
+        self._data = {"events": {}, "configmaps": {}, "leases": {}}   # (ns, name) -> Go JSON of the current state
         self.watches = []
         self.requests = []
         self.tls_errors = []                # [{time, error}] failed TLS handshakes
-        self.fail = []                      # [(status, retry_after, body, path, watch, delay, content_type)]
-        self.forbidden = []                 # path prefixes answered 403
+        self.fail = []                      # [(status, retry_after, body, path, watch, delay, content_type,
+        #                                        token, method)]
+        self.forbidden = []                 # path prefixes answered 403, or (prefix, verbs, tokens) rules
+        self.token_faults = {}              # token -> the fail tuple answering every request with that token
         self.stats = collections.Counter()
         self.server = None
         self.thread = None
@@ -514,6 +1290,8 @@ class KubeAPI:
         key = (md.get("namespace", ""), md["name"])
         self.rv += 1
         md["resourceVersion"] = self.rv_str(self.rv)
+        if kind == "leases":                  # ObjectMeta field order (Go struct order), resourceVersion after uid
+            md = obj["metadata"] = {k: md[k] for k in sorted(md, key=lambda k: _META_RANK.get(k, 99))}
         data = go_json(obj)
         old_data = self._data[kind].get(key)
         old = None
@@ -629,6 +1407,249 @@ class KubeAPI:
         with self.cond:
             return self._change("DELETED", "configmaps", _copy(self.configmaps[(ns, name)]), copy=True)
 
+    # --- Leases (coordination.k8s.io/v1) ----------------------------------------------------------------------------
+    def lease(self, ns, name):
+        """The current Lease (a copy) or None."""
+        with self.cond:
+            cur = self.leases.get((ns, name))
+            return _copy(cur) if cur is not None else None
+
+    def lease_holder(self, ns, name):
+        """spec.holderIdentity of the current Lease (None when absent or unset)."""
+        cur = self.lease(ns, name)
+        return None if cur is None else cur["spec"].get("holderIdentity")
+
+    @staticmethod
+    def _spec_in(spec):
+        """A test's spec -> stored form: acquireTime/renewTime may be epoch seconds (float) or strings (kept)."""
+        out = {}
+        for k in LEASE_SPEC_FIELDS:
+            if k not in (spec or {}):
+                continue
+            v = spec[k]
+            if k in ("acquireTime", "renewTime") and isinstance(v, (int, float)) and not isinstance(v, bool):
+                v = micro_time(v)
+            out[k] = v
+        extra = set(spec or {}) - set(LEASE_SPEC_FIELDS)
+        if extra:
+            raise ValueError(f"not LeaseSpec fields: {sorted(extra)}")
+        return out
+
+    def set_lease(self, ns, name, spec, annotations=None, labels=None, manager="kubeapi-test"):
+        """Create or replace a Lease as another client would (ADDED / MODIFIED on watches, a new resourceVersion, uid
+        and creationTimestamp kept on replace), without validation: plant a foreign holder, an expired or an odd
+        lease. spec: LeaseSpec fields; acquireTime/renewTime as epoch seconds or as strings (sent as given).
+        Returns the stored copy."""
+        sp = self._spec_in(spec)
+        with self.cond:
+            key = (ns, name)
+            cur = self.leases.get(key)
+            md = {"name": name, "namespace": ns, "uid": cur["metadata"]["uid"] if cur else _uuid(),
+                  "creationTimestamp": cur["metadata"]["creationTimestamp"] if cur else rfc3339()}
+            if labels:
+                md["labels"] = dict(labels)
+            if annotations:
+                md["annotations"] = dict(annotations)
+            new = lease_object(md, sp)
+            if self.managed_fields:
+                new["metadata"]["managedFields"] = managed_fields_update(
+                    cur["metadata"].get("managedFields") if cur else None, cur, new, manager)
+                new = lease_object(new["metadata"], sp)
+            return self._change("MODIFIED" if cur else "ADDED", "leases", new, copy=True)
+
+    def delete_lease(self, ns, name):
+        """DELETED on watches; KeyError when absent."""
+        with self.cond:
+            return self._change("DELETED", "leases", _copy(self.leases[(ns, name)]), copy=True)
+
+    def lease_requests(self, ns=None, name=None, token=None, method=None):
+        """Recorded requests on lease paths (the api.requests entries: method, verb, path, query, headers, token,
+        user, body (parsed JSON or None), raw_body, status, ...), optionally of one namespace, name, token, method."""
+        out = []
+        for r in list(self.requests):
+            if r.get("resource") != "leases":
+                continue
+            if (ns is not None and r.get("namespace") != ns) or (name is not None and r.get("name") != name) or \
+                    (token is not None and r.get("token") != token) or (method is not None and r["method"] != method):
+                continue
+            out.append(r)
+        return out
+
+    def _lease_op(self, verb, ns, name, raw, q, manager, allowed, ctype=""):
+        """Under no lock: a create / update / patch / delete request on leases, as kube-apiserver's handlers and
+        generic registry store do it. Returns (code, body dict, [warnings]); raises _Reply for errors. allowed(verb):
+        the authorization of the create an update turns into (create-on-update)."""
+        one = lambda k: q.get(k, [""])[0]   # noqa: E731
+        fv = one("fieldValidation") or "Warn"
+        if verb == "delete":
+            return self._lease_delete(ns, name, raw)
+        if verb == "patch":
+            with self.cond:
+                cur = self.leases.get((ns, name))
+                if cur is None:
+                    raise _Reply(404, details=None, message=None, status_body=not_found_status("leases", name,
+                                                                                               LEASE_GROUP))
+                cur = _copy(cur)
+            raw = self._apply_patch(cur, raw, ctype)
+        try:
+            obj, warnings = decode_lease(raw, fv)
+        except LeaseDecodeError as e:
+            raise _Reply(400, message=str(e))
+        md = obj["metadata"]
+        if verb in ("update", "patch"):
+            if md.get("name", "") != name:                                   # handlers.checkName
+                raise _Reply(400, message=f"the name of the object ({md.get('name', '')}) does not match the name "
+                                          f"on the URL ({name})")
+            if md.get("namespace") and md["namespace"] != ns:
+                raise _Reply(400, message=f"the namespace of the object ({md['namespace']}) does not match the "
+                                          f"namespace on the request ({ns})")
+        elif md.get("namespace") and md["namespace"] != ns:                  # EnsureObjectNamespaceMatches...
+            raise _Reply(400, message="the namespace of the provided object does not match the namespace sent on "
+                                      "the request")
+        md["namespace"] = ns
+        with self.cond:
+            if verb == "create":
+                code, out = self._lease_create(ns, obj, manager)
+            else:
+                code, out = self._lease_update(ns, name, obj, manager, allowed)
+        return code, out, warnings
+
+    @staticmethod
+    def _apply_patch(cur, raw, ctype):
+        ctype = (ctype or "").split(";")[0].strip().lower()
+        try:
+            patch = go_json_loads(raw) if raw else None
+        except (ValueError, UnicodeDecodeError) as e:
+            raise _Reply(400, message=f"error decoding patch: {e}")
+        if ctype == "application/json-patch+json":
+            try:
+                out = json_patch(cur, patch)
+            except PatchError as e:
+                raise _Reply(422, "Invalid", str(e))
+        else:
+            if not isinstance(patch, dict):
+                raise _Reply(400, message="json: cannot unmarshal " + _json_kind(patch) + " into Go value of type "
+                                          "map[string]interface {}")
+            out = merge_patch(cur, patch)
+        return go_json(out)
+
+    def _lease_create(self, ns, obj, manager):
+        """Under cond: registry Store.create (POST)."""
+        md = obj["metadata"]
+        if not md.get("name") and md.get("generateName"):
+            md["name"] = generate_name(md["generateName"])
+        errs = validate_lease(obj)
+        if errs:
+            raise _Reply(422, status_body=invalid_status(LEASE_QK, LEASE_GROUP, "Lease", md.get("name", ""), errs))
+        rv = md.get("resourceVersion", "")
+        if rv and rv.isascii() and rv.isdigit() and int(rv) != 0:    # etcd3 store.Create
+            raise _Reply(500, "", "resourceVersion should not be set on objects to be created")
+        name = md["name"]
+        if (ns, name) in self.leases:
+            raise _Reply(409, status_body=already_exists_status("leases", name, LEASE_GROUP))
+        return 201, self._lease_store(ns, name, obj, None, manager)
+
+    def _lease_store(self, ns, name, obj, cur, manager):
+        """Under cond: write obj (decoded body) as the new state over cur (None: create). Returns the stored copy;
+        an update that changes nothing stores nothing (no new resourceVersion, as etcd3 GuaranteedUpdate)."""
+        md = obj["metadata"]
+        keep = {"name": name, "namespace": ns}
+        if cur is None:                                        # rest.FillObjectMetaSystemFields
+            keep.update(uid=_uuid(), creationTimestamp=rfc3339())
+        else:
+            keep.update(uid=cur["metadata"]["uid"], creationTimestamp=cur["metadata"]["creationTimestamp"])
+        for k in ("generateName", "labels", "annotations", "ownerReferences", "finalizers"):
+            if md.get(k):
+                keep[k] = md[k]
+        new = lease_object(keep, obj["spec"])
+        if self.managed_fields:
+            base = cur["metadata"].get("managedFields") if cur else None
+            sent = md.get("managedFields")
+            if sent is not None and sent != base:               # the client reset or rewrote them
+                base = sent
+            new["metadata"]["managedFields"] = managed_fields_update(base, cur, new, manager)
+            new = lease_object(new["metadata"], new["spec"])
+        if cur is not None:
+            old = _copy(cur)
+            old["metadata"].pop("resourceVersion", None)
+            if old == new:
+                return _copy(cur)
+        return self._change("MODIFIED" if cur else "ADDED", "leases", new, copy=True)
+
+    def _lease_update(self, ns, name, obj, manager, allowed):
+        """Under cond: registry Store.Update (PUT, and PATCH after the patch): UID precondition, create-on-update
+        (AllowCreateOnUpdate is true for leases), else resourceVersion required (AllowUnconditionalUpdate false) and
+        equal to the stored one, then validation."""
+        md = obj["metadata"]
+        cur = self.leases.get((ns, name))
+        uid = md.get("uid", "")
+        if uid and uid != (cur["metadata"]["uid"] if cur else ""):
+            raise _Reply(409, status_body=uid_precondition_conflict(ns, name, uid,
+                                                                    cur["metadata"]["uid"] if cur else ""))
+        if cur is None:
+            if not self.lease_create_on_update:
+                raise _Reply(404, status_body=not_found_status("leases", name, LEASE_GROUP))
+            if not allowed("create"):
+                raise _Reply(403, status_body=forbidden_status("", "create", "leases", LEASE_GROUP, ns, name,
+                                                               reason=""))
+            errs = validate_lease(obj)
+            if errs:
+                raise _Reply(422, status_body=invalid_status(LEASE_QK, LEASE_GROUP, "Lease", name, errs))
+            return 201, self._lease_store(ns, name, obj, None, manager)
+        rv_s = md.get("resourceVersion", "")
+        if self.opaque_rv:
+            n = self.rv_parse(rv_s) if rv_s else 0
+            if n is None:
+                n = -1
+        elif not rv_s:
+            n = 0
+        elif rv_s.isascii() and rv_s.isdigit():
+            n = int(rv_s)
+            if n >= 1 << 64:
+                raise _Reply(500, "", f'strconv.ParseUint: parsing "{rv_s}": value out of range')
+        else:
+            raise _Reply(500, "", f'strconv.ParseUint: parsing "{rv_s}": invalid syntax')
+        if n == 0:
+            raise _Reply(422, status_body=invalid_status(
+                LEASE_QR, LEASE_GROUP, "leases", name,
+                [_fe_invalid("metadata.resourceVersion", ("uint64", 0), "must be specified for an update")]))
+        if n != self.rv_parse(cur["metadata"]["resourceVersion"]):
+            raise _Reply(409, status_body=conflict_status("leases", name, OPTIMISTIC_LOCK_MSG, LEASE_GROUP))
+        errs = [e for e in validate_lease(obj) if e[1].startswith("spec.")]    # ValidateLeaseUpdate
+        if errs:
+            raise _Reply(422, status_body=invalid_status(LEASE_QK, LEASE_GROUP, "Lease", name, errs))
+        return 200, self._lease_store(ns, name, obj, cur, manager)
+
+    def _lease_delete(self, ns, name, raw):
+        """registry Store.Delete: DeleteOptions preconditions (rest.BeforeDelete), then 200 with a Success Status."""
+        pre = {}
+        if raw and raw.strip():
+            try:
+                opts = go_json_loads(raw)
+            except (ValueError, UnicodeDecodeError) as e:
+                raise _Reply(400, message=f"couldn't get version/kind; json parse error: {e}")
+            if isinstance(opts, dict) and isinstance(opts.get("preconditions"), dict):
+                pre = opts["preconditions"]
+        with self.cond:
+            cur = self.leases.get((ns, name))
+            if cur is None:
+                raise _Reply(404, status_body=not_found_status("leases", name, LEASE_GROUP))
+            md = cur["metadata"]
+            if pre.get("uid") is not None and pre["uid"] != md["uid"]:
+                raise _Reply(409, status_body=status(409, "Conflict", (
+                    f"Operation cannot be fulfilled on {LEASE_QK} {go_quote(name)}: the UID in the precondition "
+                    f"({pre['uid']}) does not match the UID in record ({md['uid']}). The object might have been "
+                    "deleted and then recreated"), details(name, LEASE_GROUP, "Lease")))
+            if pre.get("resourceVersion") is not None and pre["resourceVersion"] != md["resourceVersion"]:
+                raise _Reply(409, status_body=status(409, "Conflict", (
+                    f"Operation cannot be fulfilled on {LEASE_QK} {go_quote(name)}: the ResourceVersion in the "
+                    f"precondition ({pre['resourceVersion']}) does not match the ResourceVersion in record "
+                    f"({md['resourceVersion']}). The object might have been modified"),
+                    details(name, LEASE_GROUP, "Lease")))
+            self._change("DELETED", "leases", _copy(cur))
+        return 200, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
+                     "details": details(name, LEASE_GROUP, "leases", md["uid"])}, []
+
     def _state_at(self, kind, n):
         """Under cond: {(ns, name): obj} as of revision n (>= compacted), rewinding the history."""
         state = dict(self._store[kind])
@@ -651,16 +1672,17 @@ class KubeAPI:
             self.history = []
             self.cond.notify_all()
 
-    def _select(self, kind):
-        return [w for w in self.watches if kind is None or w.kind == kind]
+    def _select(self, kind, token=None):
+        return [w for w in self.watches if (kind is None or w.kind == kind) and
+                (token is None or w.rec.get("token") == token)]
 
-    def cut_watches(self, mid_line=False, reset=False, kind=None, wait=True):
+    def cut_watches(self, mid_line=False, reset=False, kind=None, wait=True, token=None):
         """Abruptly close open watch connections (no terminating chunk, no TLS close_notify). mid_line: first send
         half of a line (the next queued event's, else a made-up one) inside a chunk announced at full length.
-        reset: close with a TCP RST. kind: "events" or "configmaps" only (default: every watch).
-        wait: return once they are closed (<= 2 s)."""
+        reset: close with a TCP RST. kind: "events", "configmaps" or "leases" only (default: every watch).
+        token: only the watches opened with that bearer token. wait: return once they are closed (<= 2 s)."""
         with self.cond:
-            ws = self._select(kind)
+            ws = self._select(kind, token)
             for w in ws:
                 w.cut = "midline" if mid_line else "reset" if reset else "abrupt"
             self.stats["cuts"] += len(ws)
@@ -733,23 +1755,78 @@ class KubeAPI:
         return len(ws)
 
     def fail_next(self, n, status_code, retry_after=None, body=None, path="", watch=None, delay=0.0,
-                  content_type=None):
-        """The next n requests (whose path contains `path`; watch=True/False: only watches / only the rest) are
-        answered status_code with a Status body (or `body`: dict -> JSON, str/bytes -> raw) and Retry-After.
+                  content_type=None, token=None, method=None):
+        """The next n requests (whose path contains `path`; watch=True/False: only watches / only the rest; token:
+        only those with that bearer token; method: only that HTTP method, e.g. "PUT") are answered status_code with
+        a Status body (or `body`: dict -> JSON, str/bytes -> raw) and Retry-After, before authentication.
         status_code None: hold the request for `delay` seconds, then drop the connection without an answer."""
         with self.cond:
             for _ in range(n):
-                self.fail.append((status_code, retry_after, body, path, watch, delay, content_type))
+                self.fail.append((status_code, retry_after, body, path, watch, delay, content_type, token,
+                                  method.upper() if method else None))
+
+    def fail_token(self, token, status=503, retry_after=None, body=None, delay=0.0, content_type=None, cut=None):
+        """Every request bearing `token` is answered `status` (a Status body like fail_next's, or `body`) until
+        heal_token(token): the API failing for one client while others go on. status None: hold each request
+        `delay` seconds, then drop its connection unanswered (unreachable, a partition). cut: also close that
+        token's open watches abruptly now (default: when status is None). Checked before fail_next, whose entries
+        such requests do not use up."""
+        with self.cond:
+            self.token_faults[token] = (status, retry_after, body, "", None, delay, content_type, token, None)
+        if cut if cut is not None else status is None:
+            self.cut_watches(token=token)
+
+    def heal_token(self, token=None):
+        """End fail_token for token (None: for every token)."""
+        with self.cond:
+            if token is None:
+                self.token_faults.clear()
+            else:
+                self.token_faults.pop(token, None)
+            self.cond.notify_all()
+
+    def drop_token(self, token, cut=False):
+        """Stop accepting token (401 Unauthorized from now on; other tokens unchanged). cut: also close its open
+        watches (the real server does not re-authenticate open watches)."""
+        with self.cond:
+            self.tokens.discard(token)
+        if cut:
+            self.cut_watches(token=token)
 
     def set_tokens(self, tokens):
-        """Replace the accepted bearer tokens (rotation)."""
+        """Replace the accepted bearer tokens (rotation); a dict maps each token to its user name (for 403
+        messages; default system:serviceaccount:kube-system:kube-eventer)."""
         with self.cond:
             self.tokens = set(tokens)
+            if isinstance(tokens, dict):
+                self.token_users = dict(tokens)
 
-    def set_forbidden(self, prefixes):
-        """Answer 403 (RBAC) to requests whose path starts with one of prefixes, e.g. "/api/v1/events"."""
+    def user_of(self, token):
+        return self.token_users.get(token, DEFAULT_USER)
+
+    def set_forbidden(self, prefixes, verbs=None, tokens=None):
+        """Answer 403 (RBAC, the real Status) to requests whose path starts with one of prefixes, e.g.
+        "/api/v1/events" or "/apis/coordination.k8s.io/v1/namespaces/ns/leases"; verbs: only those RBAC verbs
+        (get, list, watch, create, update, patch, delete), tokens: only those bearer tokens. Replaces every rule."""
         with self.cond:
-            self.forbidden = list(prefixes)
+            if verbs is None and tokens is None:
+                self.forbidden = list(prefixes)
+            else:
+                self.forbidden = [(p, set(verbs) if verbs else None, set(tokens) if tokens else None)
+                                  for p in prefixes]
+
+    def add_forbidden(self, prefix, verbs=None, tokens=None):
+        """One more 403 rule (see set_forbidden)."""
+        with self.cond:
+            self.forbidden.append((prefix, set(verbs) if verbs else None, set(tokens) if tokens else None))
+
+    def _denied(self, path, verb, token):
+        with self.cond:
+            for r in self.forbidden:
+                prefix, verbs, toks = (r, None, None) if isinstance(r, str) else r
+                if path.startswith(prefix) and (verbs is None or verb in verbs) and (toks is None or token in toks):
+                    return True
+        return False
 
     # --- inspection ------------------------------------------------------------------------------------------------
     def open_watch_count(self, kind="events"):
@@ -881,9 +1958,10 @@ class KubeAPI:
                 del self.requests[:len(self.requests) - MAX_REQUEST_LOG]
             self.stats["requests"] += 1
             rec["seq"] = self.stats["requests"]
-            fail = None
-            for i, f in enumerate(self.fail):
-                if f[3] in rec["path"] and (f[4] is None or f[4] == (rec["verb"] == "watch")):
+            fail = self.token_faults.get(rec.get("token")) if rec.get("token") else None
+            for i, f in enumerate(self.fail if fail is None else ()):
+                if f[3] in rec["path"] and (f[4] is None or f[4] == (rec["verb"] == "watch")) and \
+                        (f[7] is None or f[7] == rec.get("token")) and (f[8] is None or f[8] == rec["method"]):
                     fail = self.fail.pop(i)
                     break
             self.cond.notify_all()
@@ -894,10 +1972,12 @@ class KubeAPI:
         if initial_end:
             md["annotations"] = {"k8s.io/initial-events-end": "true"}
         if self.bookmark_shape == "minimal":
-            obj = {"kind": KINDS[kind][0], "apiVersion": "v1", "metadata": md}
+            obj = {"kind": KINDS[kind][0], "apiVersion": API_VERSIONS[kind], "metadata": md}
         else:  # the zero-valued Go object with only the resourceVersion set, as the real server encodes it
             md["creationTimestamp"] = None
-            obj = {"kind": KINDS[kind][0], "apiVersion": "v1", "metadata": md}
+            obj = {"kind": KINDS[kind][0], "apiVersion": API_VERSIONS[kind], "metadata": md}
+            if kind == "leases":
+                obj["spec"] = {}
             if kind == "events":
                 obj.update({"involvedObject": {}, "source": {}, "firstTimestamp": None, "lastTimestamp": None,
                             "eventTime": None, "reportingComponent": "", "reportingInstance": ""})
@@ -907,27 +1987,34 @@ class KubeAPI:
 
 # --- HTTP ----------------------------------------------------------------------------------------------------------
 def _route(path):
-    """-> (verb hint, resource, namespace, name, watch_path) or None for non-resource paths."""
+    """-> (verb hint, resource, namespace, name, watch_path) or None for non-resource paths. /api/v1 serves events
+    and configmaps, /apis/coordination.k8s.io/v1 leases."""
     parts = [urllib.parse.unquote(p) for p in path.strip("/").split("/")] if path.strip("/") else []
-    if parts[:2] != ["api", "v1"] or len(parts) < 3:
+    if parts[:2] == ["api", "v1"] and len(parts) >= 3:
+        group, rest = "", parts[2:]
+    elif parts[:3] == ["apis", LEASE_GROUP, "v1"] and len(parts) >= 4:
+        group, rest = LEASE_GROUP, parts[3:]
+    else:
         return None
-    rest, watch_path = parts[2:], False
+    watch_path = False
     if rest[0] == "watch":
         rest, watch_path = rest[1:], True
     ns = None
     if len(rest) >= 2 and rest[0] == "namespaces":
         ns, rest = rest[1], rest[2:]
-    if not rest or rest[0] not in KINDS or len(rest) > 2 or (len(rest) == 2 and ns is None):
+    if not rest or GROUPS.get(rest[0]) != group or len(rest) > 2 or (len(rest) == 2 and ns is None):
         return ("unknown", rest[0] if rest else "", ns, None, watch_path)
     return ("collection" if len(rest) == 1 else "object", rest[0], ns, rest[1] if len(rest) == 2 else None,
             watch_path)
 
 
 class _Reply(Exception):
-    """An error answer decided while holding the lock, written after releasing it."""
+    """An error answer decided while holding the lock, written after releasing it. status_body: a complete Status
+    (built by not_found_status and the like) instead of one made from the other arguments."""
 
-    def __init__(self, code, reason=None, message=None, details=None, headers=None, metadata=None):
+    def __init__(self, code, reason=None, message=None, details=None, headers=None, metadata=None, status_body=None):
         super().__init__(code, reason, message, details, headers, metadata)
+        self.status_body = status_body
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -1012,7 +2099,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.send_response(code)
         self.send_header("Content-Type", ctype)
         self._common_headers()
-        for k, v in (headers or {}).items():
+        for k, v in (headers.items() if isinstance(headers, dict) else headers or ()):
             self.send_header(k, v)
         if gz:
             self.send_header("Content-Encoding", "gzip")
@@ -1072,42 +2159,86 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                     return v
         return None
 
+    def _read_body(self):
+        """The request body (Content-Length or chunked), at most MAX_BODY bytes: None when larger."""
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            out = bytearray()
+            for _ in range(MAX_BODY + 1):
+                line = self.rfile.readline(1024)
+                if not line:
+                    raise ValueError("EOF inside a chunked request body")
+                n = int(line.split(b";")[0].strip() or b"x", 16)
+                if n == 0:
+                    for _ in range(100):                  # trailers
+                        if self.rfile.readline(65537) in (b"\r\n", b"\n", b""):
+                            break
+                    return bytes(out)
+                if len(out) + n > MAX_BODY:
+                    return None
+                out += self.rfile.read(n)
+                self.rfile.readline(3)
+            raise ValueError("unbounded chunked body")
+        n = int(self.headers.get("Content-Length") or 0)
+        if n < 0:
+            raise ValueError("negative Content-Length")
+        if n > MAX_BODY:
+            return None
+        return self.rfile.read(n) if n else b""
+
+    @staticmethod
+    def _verb(method, route, q):
+        """The authorization verb (apiserver RequestInfo) of a resource request."""
+        if not route or route[0] == "unknown":
+            return None
+        if method in ("GET", "HEAD"):
+            if route[0] == "collection":
+                try:
+                    w = route[4] or _parse_bool(q.get("watch", ["false"])[0])
+                except ValueError:
+                    w = False
+                return "watch" if w else "list"
+            return "watch" if route[4] or q.get("watch", [""])[0] in ("1", "true") else "get"
+        return {"POST": "create", "PUT": "update", "PATCH": "patch",
+                "DELETE": "deletecollection" if route[0] == "collection" else "delete"}.get(method, method.lower())
+
     def _dispatch(self):
         api = self.api
         u = urllib.parse.urlsplit(self.path)
         q = urllib.parse.parse_qs(u.query, keep_blank_values=True)
         route = _route(u.path)
-        verb = None
-        if route and route[0] == "collection":
-            w = route[4]
-            try:
-                w = w or _parse_bool(q.get("watch", ["false"])[0])
-            except ValueError:
-                w = False
-            verb = "watch" if w else "list"
-        elif route and route[0] == "object":
-            verb = "watch" if route[4] or q.get("watch", [""])[0] in ("1", "true") else "get"
+        verb = self._verb(self.command, route, q)
         headers = {}
         for k, v in self.headers.items():
             k = k.lower()
             headers[k] = headers[k] + ", " + v if k in headers else v
         cn = self._client_cn()
+        auth = self.headers.get("Authorization", "").strip()
+        parts = auth.split(" ")
+        token = parts[1] if len(parts) == 2 and parts[0].lower() == "bearer" else None
         rec = {"time": time.monotonic(), "wall": time.time(), "method": self.command, "path": u.path, "query": q,
                "headers": headers, "client_cert_cn": cn, "status": None, "verb": verb,
                "resource": route[1] if route else None, "namespace": route[2] if route else None,
                "name": route[3] if route else None, "conn": self.conn_id,
-               "tls": self.connection.version() if api.tls else None}
+               "tls": self.connection.version() if api.tls else None, "token": token, "body": None,
+               "raw_body": b""}
         self._rec = rec
-        # a request body is read (bounded) and ignored
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > MAX_BODY:
+        try:
+            raw = self._read_body()
+        except ValueError as e:
+            self.close_connection = True
+            return self._status(400, message=f"reading the request body: {e}")
+        if raw is None:
             self.close_connection = True
             return self._status(413, message="request entity too large")
-        if length:
-            self.rfile.read(length)
+        rec["raw_body"] = raw
+        if raw:
+            try:
+                rec["body"] = json.loads(raw)
+            except ValueError:
+                pass
         fail = api._record(rec)
         if fail:
-            code, retry_after, body, _, _, delay, ctype = fail
+            code, retry_after, body, delay, ctype = fail[0], fail[1], fail[2], fail[5], fail[6]
             if delay:
                 time.sleep(min(delay, 600))
             if code is None:
@@ -1122,17 +2253,17 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             det = {"retryAfterSeconds": int(retry_after)} if retry_after is not None else None
             return self._status(code, details=det, headers=hdr)
         # authentication: a verified client certificate or an accepted bearer token
-        auth = self.headers.get("Authorization", "").strip()
-        parts = auth.split(" ")
         with api.cond:
-            token_ok = len(parts) == 2 and parts[0].lower() == "bearer" and parts[1] in api.tokens
+            token_ok = token is not None and token in api.tokens
         rec["auth"] = "token" if token_ok else "cert" if cn else None
         public = u.path in ("/version", "/healthz", "/livez", "/readyz") or u.path.startswith("/healthz/")
         if not token_ok and not cn and (auth or not (public or api.anonymous)):
             return self._status(401, message="Unauthorized")
-        user = cn or ("system:serviceaccount:kube-system:kube-eventer" if token_ok else "system:anonymous")
+        user = cn or (api.user_of(token) if token_ok else "system:anonymous")
+        rec["user"] = user
         anonymous_denied = user == "system:anonymous" and not public
-        if self.command not in ("GET", "HEAD"):
+        lease_path = bool(route) and route[0] != "unknown" and route[1] == "leases"
+        if self.command not in ("GET", "HEAD") and not lease_path:
             return self._status(405, message="the server does not allow this method on the requested resource")
         if u.path == "/version":
             return self._json(200, {"major": "1", "minor": "30", "gitVersion": "v1.30.0-kubeapi-emulator",
@@ -1141,32 +2272,44 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                                     "platform": "linux/amd64"})
         if public:
             return self._body(200, b"ok", "text/plain; charset=utf-8", {"X-Content-Type-Options": "nosniff"})
-        if u.path.rstrip("/") == "/api":
+        path = u.path.rstrip("/")
+        if path == "/api":
             return self._json(200, {"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": [
                 {"clientCIDR": "0.0.0.0/0", "serverAddress": f"{api.host}:{api.port}"}]})
-        if u.path.rstrip("/") == "/api/v1":
+        verbs = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
+        if path == "/api/v1":
             return self._json(200, {"kind": "APIResourceList", "groupVersion": "v1", "resources": [
-                {"name": "events", "singularName": "event", "namespaced": True, "kind": "Event",
-                 "verbs": ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
+                {"name": "events", "singularName": "event", "namespaced": True, "kind": "Event", "verbs": verbs,
                  "shortNames": ["ev"]},
                 {"name": "configmaps", "singularName": "configmap", "namespaced": True, "kind": "ConfigMap",
-                 "verbs": ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
-                 "shortNames": ["cm"]}]})
+                 "verbs": verbs, "shortNames": ["cm"]}]})
+        group_doc = {"name": LEASE_GROUP, "versions": [{"groupVersion": LEASE_GV, "version": "v1"}],
+                     "preferredVersion": {"groupVersion": LEASE_GV, "version": "v1"}}
+        if path == "/apis":
+            return self._json(200, {"kind": "APIGroupList", "apiVersion": "v1", "groups": [group_doc]})
+        if path == "/apis/" + LEASE_GROUP:
+            return self._json(200, dict({"kind": "APIGroup", "apiVersion": "v1"}, **group_doc))
+        if path == "/apis/" + LEASE_GV:
+            return self._json(200, {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": LEASE_GV,
+                                    "resources": [{"name": "leases", "singularName": "lease", "namespaced": True,
+                                                   "kind": "Lease", "verbs": verbs}]})
         if route is None:
             return self._body(404, b"404 page not found\n", "text/plain; charset=utf-8",
                               {"X-Content-Type-Options": "nosniff"})
         kind_, resource, ns, name, _ = route
         if kind_ == "unknown":
             return self._status(404, message="the server could not find the requested resource")
-        with api.cond:
-            denied = anonymous_denied or any(u.path.startswith(p) for p in api.forbidden)
-        if denied:
-            scope = f'in the namespace "{ns}"' if ns else "at the cluster scope"
-            return self._status(403, message=f'{resource} is forbidden: User "{user}" cannot {verb} resource '
-                                             f'"{resource}" in API group "" {scope}',
-                                details={"kind": resource})
+        group = GROUPS[resource]
+        if anonymous_denied or api._denied(u.path, verb, token):
+            return self._json(403, forbidden_status(user, verb, resource, group, ns, name))
         if api.chunk_seed is not None:
             self.rng = random.Random(f"{api.chunk_seed}/{rec['seq']}")
+        if verb not in ("get", "list", "watch", "create", "update", "patch", "delete") or \
+                (verb == "create" and (kind_ != "collection" or ns is None)) or \
+                (verb in ("update", "patch", "delete") and kind_ != "object"):
+            return self._status(405, message="the server does not allow this method on the requested resource")
+        if verb in ("create", "update", "patch", "delete"):
+            return self._lease_write(verb, ns, name, q, raw, token, u.path)
         try:
             fsel = parse_field_selector(q.get("fieldSelector", [""])[0], resource)
             lsel = parse_label_selector(q.get("labelSelector", [""])[0])
@@ -1176,8 +2319,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             with api.cond:
                 data = api._data[resource].get((ns, name))
             if data is None:
-                return self._status(404, message=f'{resource} "{name}" not found',
-                                    details={"name": name, "kind": resource})
+                return self._json(404, not_found_status(resource, name, group))
             return self._body(200, data)
         if name is not None:                  # watch of one object: a metadata.name selector
             fsel = fsel + [("metadata.name", "=", name)]
@@ -1186,7 +2328,32 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 return self._watch(resource, ns, fsel, lsel, q, rec)
             return self._list(resource, ns, fsel, lsel, q)
         except _Reply as r:
-            return self._status(*r.args)
+            return self._reply(r)
+
+    def _reply(self, r):
+        if r.status_body is not None:
+            return self._json(r.args[0], r.status_body, r.args[4])
+        return self._status(*r.args)
+
+    def _lease_write(self, verb, ns, name, q, raw, token, path):
+        """POST / PUT / PATCH / DELETE on leases."""
+        api = self.api
+        ctype = self.headers.get("Content-Type", "")
+        mt = ctype.split(";")[0].strip().lower()
+        if verb in ("create", "update") and mt not in ("", "*/*", "application/json"):
+            return self._status(415, message="the body of the request was in an unknown format - accepted media "
+                                             "types include: " + ", ".join(_INPUT_TYPES))
+        if verb == "patch" and mt not in PATCH_TYPES[:3]:
+            return self._status(415, message="the body of the request was in an unknown format - accepted media "
+                                             "types include: " + ", ".join(PATCH_TYPES))
+        manager = field_manager(q.get("fieldManager", [""])[0], self.headers.get("User-Agent", ""))
+        try:
+            code, body, warnings = api._lease_op(verb, ns, name, raw, q, manager,
+                                                 lambda v: not api._denied(path, v, token), ctype)
+        except _Reply as r:
+            return self._reply(r)
+        hdr = [("Warning", '299 - "%s"' % w.replace("\\", "\\\\").replace('"', '\\"')) for w in warnings]
+        return self._json(code, body, hdr)
 
     # --- list ------------------------------------------------------------------------------------------------------
     def _wait_rv(self, n):
@@ -1273,7 +2440,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 if not fsel and not lsel:
                     meta["remainingItemCount"] = more
             out = [{k: v for k, v in o.items() if k not in ("kind", "apiVersion")} for _, o in items]
-            body = go_json({"kind": KINDS[kind][1], "apiVersion": "v1", "metadata": meta, "items": out})
+            body = go_json({"kind": KINDS[kind][1], "apiVersion": API_VERSIONS[kind], "metadata": meta,
+                            "items": out})
         self._body(200, body)
 
     @staticmethod
@@ -1423,7 +2591,7 @@ def main(argv=None):
     import argparse
     sys.path.insert(0, HERE)
     import certs
-    ap = argparse.ArgumentParser(description="Kubernetes API server emulator (events, configmaps)")
+    ap = argparse.ArgumentParser(description="Kubernetes API server emulator (events, configmaps, leases)")
     ap.add_argument("--pki", default=os.path.join(HERE, "..", "..", "build", "test-pki"),
                     help="directory for the test PKI (made if missing)")
     ap.add_argument("--token", action="append", help="accepted bearer token (repeatable)")

@@ -131,6 +131,30 @@ def test_elasticsearch_endpoints_and_bulk():
 
 
 @test
+def test_honeycomb_batch():
+    with Datahole() as d:
+        c = http.client.HTTPConnection("127.0.0.1", d.port, timeout=5)
+        batch = json.dumps([{"data": {"name": "a", "message": "[{\"x\":1},"}, "time": "2024-03-05T07:08:09Z"},
+                            {"data": {"name": "b"}}, {"data": {}}]).encode()
+        st, out, h = req(c, "POST", "/1/batch/heapster", batch,
+                         {"Content-Type": "application/json", "X-Honeycomb-Team": "k"})
+        eq(st, 200)
+        eq(h.get("content-type"), "application/json")
+        eq(json.loads(out), [{"status": 202}] * 3)
+        eq(d.events, 3)
+        st, out, _ = req(c, "POST", "/1/batch/heapster", gzip.compress(batch), {"Content-Encoding": "gzip"})
+        eq(json.loads(out), [{"status": 202}] * 3)
+        eq(req(c, "POST", "/1/batch/heapster", b'{"data":{}}')[:2],
+           (400, b'{"error":"Request body is malformed and cannot be read."}'))
+        eq(req(c, "POST", "/1/batch/heapster", b"[]")[:2], (200, b"[]"))
+        eq(req(c, "GET", "/1/batch/heapster")[0], 405)
+        eq(d.events, 6)
+        eq(d.requests, 2, "requests that carried events")
+        eq(len(json.loads(datahole.sample_batch(40))), 40)
+        c.close()
+
+
+@test
 def test_cli_expect_and_deadline():
     p = subprocess.Popen([sys.executable, os.path.join(ROOT, "tests", "bench", "datahole.py"), "--expect", "3",
                           "--timeout", "20"], stdout=subprocess.PIPE, text=True)

@@ -50,12 +50,14 @@ class Resp:
             raise Abrupt(b"", "no response")
         self.status = int(line.split(b" ", 2)[1])
         self.headers = {}
+        self.header_list = []                       # [(lower-case name, value)], repeated headers kept
         for _ in range(200):
             h = f.readline(65537)
             if h in (b"\r\n", b"\n", b""):
                 break
             k, v = h.decode().split(":", 1)
             self.headers[k.strip().lower()] = v.strip()
+            self.header_list.append((k.strip().lower(), v.strip()))
         self.chunked = self.headers.get("transfer-encoding") == "chunked"
         self.chunks = []
         self.end = None
@@ -113,13 +115,23 @@ class Conn:
         self.f = self.sock.makefile("rb")
 
     def get(self, path, headers=None, token=None):
+        return self.request("GET", path, headers=headers, token=token)
+
+    def request(self, method, path, body=None, headers=None, token=None, ctype="application/json"):
+        """body: dict/list -> JSON, str/bytes -> as is (Content-Length framing)."""
         h = {"Host": "kube", "Accept": "application/json", "User-Agent": "kubeapi-selftest"}
         tok = self.token if token is None else token
         if tok:
             h["Authorization"] = f"Bearer {tok}"
+        data = b""
+        if body is not None:
+            data = body if isinstance(body, bytes) else body.encode() if isinstance(body, str) else \
+                json.dumps(body).encode()
+            h["Content-Type"] = ctype
+            h["Content-Length"] = str(len(data))
         h.update(headers or {})
-        req = f"GET {path} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in h.items()) + "\r\n"
-        self.sock.sendall(req.encode())
+        req = f"{method} {path} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in h.items()) + "\r\n"
+        self.sock.sendall(req.encode() + data)
         return Resp(self)
 
     def close(self):
@@ -180,6 +192,17 @@ def get(api, path, token=T0, **kw):
         r = c.get(path)
         body = r.body()
         return r.status, r.headers, (json.loads(body) if body[:1] in (b"{", b"[") else body)
+    finally:
+        c.close()
+
+
+def call(api, method, path, body=None, token=T0, ctype="application/json", headers=None):
+    """One request on a fresh connection -> (status, headers, JSON body or raw bytes)."""
+    c = Conn(api, token=token)
+    try:
+        r = c.request(method, path, body, headers=headers, ctype=ctype)
+        data = r.body()
+        return r.status, r.headers, (json.loads(data) if data[:1] in (b"{", b"[") else data)
     finally:
         c.close()
 
@@ -875,6 +898,466 @@ def test_standalone():
     finally:
         p.terminate()
         eq(p.wait(5), 0, "clean exit on SIGTERM")
+
+
+# --- coordination.k8s.io/v1 Leases ------------------------------------------------------------------------------------
+LP = "/apis/coordination.k8s.io/v1/namespaces/kube-system/leases"
+
+
+def lease_body(name="kube-eventer", holder="pod-a", duration=15, at=None, transitions=0, **meta):
+    """A Lease as client-go's LeaseLock.Create sends it (LeaderElectionRecordToLeaseSpec)."""
+    from kubeapi import micro_time
+    t = micro_time(at)
+    md = {"name": name, "namespace": "kube-system"}
+    md.update(meta)
+    return {"kind": "Lease", "apiVersion": "coordination.k8s.io/v1", "metadata": md,
+            "spec": {"holderIdentity": holder, "leaseDurationSeconds": duration, "acquireTime": t, "renewTime": t,
+                     "leaseTransitions": transitions}}
+
+
+def test_lease_create_get_404_409_422():
+    with KubeAPI(PKI) as api:
+        st, _, body = call(api, "GET", LP + "/kube-eventer")
+        eq((st, body), (404, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                              "message": 'leases.coordination.k8s.io "kube-eventer" not found', "reason": "NotFound",
+                              "details": {"name": "kube-eventer", "group": "coordination.k8s.io", "kind": "leases"},
+                              "code": 404}))
+        sent = lease_body(annotations={"a": "1"}, labels={"app": "kube-eventer"})
+        st, h, obj = call(api, "POST", LP, sent)
+        eq(st, 201)
+        eq(list(obj), ["kind", "apiVersion", "metadata", "spec"])
+        eq((obj["kind"], obj["apiVersion"]), ("Lease", "coordination.k8s.io/v1"))
+        md = obj["metadata"]
+        eq(list(md), ["name", "namespace", "uid", "resourceVersion", "creationTimestamp", "labels", "annotations",
+                      "managedFields"], "ObjectMeta in Go field order")
+        eq((md["name"], md["namespace"], md["labels"], md["annotations"]),
+           ("kube-eventer", "kube-system", {"app": "kube-eventer"}, {"a": "1"}))
+        eq(md["resourceVersion"], api.resource_version, "from the global counter")
+        check(isinstance(md["resourceVersion"], str) and len(md["uid"]) == 36)
+        check(md["creationTimestamp"].endswith("Z") and len(md["creationTimestamp"]) == 20)
+        eq(md["managedFields"][0]["manager"], "kubeapi-selftest", "the User-Agent up to its first /")
+        eq(md["managedFields"][0]["fieldsV1"]["f:spec"], {"f:acquireTime": {}, "f:holderIdentity": {},
+                                                          "f:leaseDurationSeconds": {}, "f:leaseTransitions": {},
+                                                          "f:renewTime": {}})
+        eq(obj["spec"], sent["spec"])
+        eq(list(obj["spec"]), ["holderIdentity", "leaseDurationSeconds", "acquireTime", "renewTime",
+                               "leaseTransitions"])
+        st, _, got = call(api, "GET", LP + "/kube-eventer")
+        eq((st, got), (200, obj))
+        eq(api.lease("kube-system", "kube-eventer"), obj)
+        eq(api.lease_holder("kube-system", "kube-eventer"), "pod-a")
+        st, _, body = call(api, "POST", LP, lease_body(holder="pod-b"))
+        eq((st, body), (409, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                              "message": 'leases.coordination.k8s.io "kube-eventer" already exists',
+                              "reason": "AlreadyExists", "details": {"name": "kube-eventer",
+                                                                     "group": "coordination.k8s.io", "kind": "leases"},
+                              "code": 409}))
+        eq(api.lease_holder("kube-system", "kube-eventer"), "pod-a", "unchanged")
+        nameless = lease_body()
+        del nameless["metadata"]["name"]
+        st, _, body = call(api, "POST", LP, nameless)
+        eq((st, body), (422, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                              "message": 'Lease.coordination.k8s.io "" is invalid: metadata.name: Required value: '
+                                         'name or generateName is required',
+                              "reason": "Invalid",
+                              "details": {"group": "coordination.k8s.io", "kind": "Lease", "causes": [
+                                  {"reason": "FieldValueRequired",
+                                   "message": "Required value: name or generateName is required",
+                                   "field": "metadata.name"}]},
+                              "code": 422}))
+        st, _, body = call(api, "POST", LP, lease_body(name="neg", duration=-5, transitions=-1))
+        eq((st, body["reason"], body["details"]["kind"]), (422, "Invalid", "Lease"))
+        eq(body["message"], 'Lease.coordination.k8s.io "neg" is invalid: [spec.leaseDurationSeconds: Invalid value: '
+                            '-5: must be greater than 0, spec.leaseTransitions: Invalid value: -1: must be greater '
+                            'than or equal to 0]')
+        eq([c["field"] for c in body["details"]["causes"]], ["spec.leaseDurationSeconds", "spec.leaseTransitions"])
+        eq(call(api, "POST", LP, lease_body(name="zero", duration=0))[0], 422, "0 is not greater than 0")
+        st, _, body = call(api, "POST", LP, lease_body(name="Bad_Name"))
+        eq(st, 422)
+        check("a lowercase RFC 1123 subdomain must consist of" in body["message"], body["message"])
+        st, _, body = call(api, "POST", LP, lease_body(name="elsewhere", namespace="default"))
+        eq((st, body["message"]), (400, "the namespace of the provided object does not match the namespace sent "
+                                        "on the request"))
+        st, _, body = call(api, "POST", LP, lease_body(name="", generateName="ke-"))
+        check(st == 201 and body["metadata"]["name"].startswith("ke-") and len(body["metadata"]["name"]) == 8, body)
+        st, _, body = call(api, "POST", LP, lease_body(name="with-rv", resourceVersion="7"))
+        eq((st, body), (500, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                              "message": "resourceVersion should not be set on objects to be created", "code": 500}))
+        st, _, body = call(api, "POST", LP, "{not json")
+        eq(st, 400)
+        check(body["message"].startswith("the object provided is unrecognized (must be of type Lease): couldn't "
+                                         "get version/kind; json parse error: "), body["message"])
+        bad = lease_body(name="typed")
+        bad["spec"]["leaseDurationSeconds"] = "15"
+        st, _, body = call(api, "POST", LP, bad)
+        eq((st, body["message"]), (400, 'Lease in version "v1" cannot be handled as a Lease: json: cannot unmarshal '
+                                        'string into Go struct field LeaseSpec.spec.leaseDurationSeconds of type '
+                                        'int32'))
+        bad["spec"]["leaseDurationSeconds"] = 1.5
+        eq(call(api, "POST", LP, bad)[2]["message"].split(": ", 1)[1],
+           "json: cannot unmarshal number 1.5 into Go struct field LeaseSpec.spec.leaseDurationSeconds of type int32")
+        eq(call(api, "POST", LP, lease_body(name="txt"), ctype="text/plain")[0], 415)
+        eq(call(api, "POST", LP + "/kube-eventer", lease_body())[0], 405, "POST on an object path")
+        eq(call(api, "PUT", LP, lease_body())[0], 405, "PUT on the collection")
+        eq(call(api, "DELETE", LP)[0], 405, "deletecollection is not emulated")
+        eq([r["status"] for r in api.lease_requests()][:3], [404, 201, 200])
+        eq(api.lease_requests(method="POST")[0]["body"], sent, "the body, parsed")
+
+
+def test_lease_unknown_fields_warn_or_strict():
+    with KubeAPI(PKI) as api:
+        b = lease_body()
+        b["spec"]["holder"] = "typo"
+        b["status"] = {}
+        c = Conn(api)
+        r = c.request("POST", LP, b)
+        obj = r.json()
+        eq(r.status, 201)
+        eq([v for k, v in r.header_list if k == "warning"],
+           ['299 - "unknown field \\"spec.holder\\""', '299 - "unknown field \\"status\\""'])
+        check("holder" not in obj["spec"] and "status" not in obj, "dropped")
+        r = c.request("POST", LP + "?fieldValidation=Strict", lease_body(name="strict", x=1))
+        eq((r.status, r.json()["message"]), (400, 'strict decoding error: unknown field "metadata.x"'))
+        c.close()
+
+
+def test_lease_update_optimistic_concurrency():
+    with KubeAPI(PKI) as api:
+        st, _, a = call(api, "POST", LP, lease_body(labels={"keep": "me"}))
+        eq(st, 201)
+        rv0 = a["metadata"]["resourceVersion"]
+        api.add_event(reason="Unrelated")                       # the counter is global
+        upd = json.loads(json.dumps(a))
+        upd["spec"]["renewTime"] = "2031-05-06T07:08:09.000001Z"
+        st, _, b = call(api, "PUT", LP + "/kube-eventer", upd)
+        eq(st, 200)
+        eq(b["metadata"]["resourceVersion"], api.resource_version)
+        check(int(b["metadata"]["resourceVersion"]) > int(rv0) + 1, "a new revision of the global counter")
+        eq((b["spec"]["renewTime"], b["metadata"]["uid"], b["metadata"]["creationTimestamp"]),
+           ("2031-05-06T07:08:09.000001Z", a["metadata"]["uid"], a["metadata"]["creationTimestamp"]))
+        st, _, body = call(api, "PUT", LP + "/kube-eventer", upd)   # upd still carries rv0: stale
+        eq((st, body), (409, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                              "message": 'Operation cannot be fulfilled on leases.coordination.k8s.io '
+                                         '"kube-eventer": the object has been modified; please apply your changes '
+                                         'to the latest version and try again',
+                              "reason": "Conflict",
+                              "details": {"name": "kube-eventer", "group": "coordination.k8s.io", "kind": "leases"},
+                              "code": 409}))
+        no_rv = json.loads(json.dumps(b))
+        del no_rv["metadata"]["resourceVersion"]
+        st, _, body = call(api, "PUT", LP + "/kube-eventer", no_rv)
+        eq((st, body), (422, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                              "message": 'leases.coordination.k8s.io "kube-eventer" is invalid: '
+                                         'metadata.resourceVersion: Invalid value: 0x0: must be specified for an '
+                                         'update',
+                              "reason": "Invalid",
+                              "details": {"name": "kube-eventer", "group": "coordination.k8s.io", "kind": "leases",
+                                          "causes": [{"reason": "FieldValueInvalid",
+                                                      "message": "Invalid value: 0x0: must be specified for an update",
+                                                      "field": "metadata.resourceVersion"}]},
+                              "code": 422}))
+        no_rv["metadata"]["resourceVersion"] = "0"
+        eq(call(api, "PUT", LP + "/kube-eventer", no_rv)[0], 422, '"0" is no resourceVersion either')
+        same = call(api, "PUT", LP + "/kube-eventer", b)                 # changes nothing: no new revision
+        eq((same[0], same[2]["metadata"]["resourceVersion"]), (200, b["metadata"]["resourceVersion"]))
+        bare = {"metadata": {"name": "kube-eventer", "resourceVersion": b["metadata"]["resourceVersion"]},
+                "spec": {"holderIdentity": "pod-a", "leaseDurationSeconds": 15}}
+        st, _, c = call(api, "PUT", LP + "/kube-eventer", bare)          # an update replaces the whole object
+        eq((st, c["spec"], c["metadata"].get("labels")),
+           (200, {"holderIdentity": "pod-a", "leaseDurationSeconds": 15}, None))
+        bad = json.loads(json.dumps(c))
+        bad["spec"]["leaseDurationSeconds"] = -1
+        st, _, body = call(api, "PUT", LP + "/kube-eventer", bad)
+        eq((st, body["message"]), (422, 'Lease.coordination.k8s.io "kube-eventer" is invalid: '
+                                        'spec.leaseDurationSeconds: Invalid value: -1: must be greater than 0'))
+        bad["spec"]["leaseDurationSeconds"] = 5
+        bad["metadata"]["resourceVersion"] = rv0
+        eq(call(api, "PUT", LP + "/kube-eventer", bad)[0], 409, "a stale version is refused before validation")
+        st, _, body = call(api, "PUT", LP + "/other", c)
+        eq((st, body["message"]), (400, "the name of the object (kube-eventer) does not match the name on the URL "
+                                        "(other)"))
+        wrong_uid = json.loads(json.dumps(c))
+        wrong_uid["metadata"]["uid"] = "00000000-0000-4000-8000-000000000000"
+        st, _, body = call(api, "PUT", LP + "/kube-eventer", wrong_uid)
+        eq((st, body["reason"]), (409, "Conflict"))
+        eq(body["message"], 'Operation cannot be fulfilled on leases.coordination.k8s.io "kube-eventer": StorageError: '
+                            'invalid object, Code: 4, Key: /registry/leases/kube-system/kube-eventer, '
+                            'ResourceVersion: 0, AdditionalErrorMsg: Precondition failed: UID in precondition: '
+                            f'00000000-0000-4000-8000-000000000000, UID in object meta: {c["metadata"]["uid"]}')
+        # two candidates read the same version and both write: exactly one wins
+        x, y = json.loads(json.dumps(c)), json.loads(json.dumps(c))
+        x["spec"]["holderIdentity"], y["spec"]["holderIdentity"] = "pod-x", "pod-y"
+        res = [call(api, "PUT", LP + "/kube-eventer", o)[0] for o in (x, y)]
+        eq(res, [200, 409])
+        eq(api.lease_holder("kube-system", "kube-eventer"), "pod-x")
+        # PUT on an absent lease creates it (leaseStrategy.AllowCreateOnUpdate), whatever resourceVersion it carries
+        st, _, n = call(api, "PUT", LP + "/fresh", lease_body(name="fresh", resourceVersion="12345"))
+        eq((st, n["metadata"]["name"]), (201, "fresh"))
+        check(n["metadata"]["resourceVersion"] != "12345")
+        gone = json.loads(json.dumps(n))
+        call(api, "DELETE", LP + "/fresh")
+        st, _, body = call(api, "PUT", LP + "/fresh", gone)             # client-go's cached copy carries the uid
+        eq((st, body["reason"]), (409, "Conflict"))
+        check(body["message"].endswith(f'UID in precondition: {n["metadata"]["uid"]}, UID in object meta: '), body)
+        api.lease_create_on_update = False                             # a resource without create-on-update
+        st, _, body = call(api, "PUT", LP + "/other", lease_body(name="other", resourceVersion="1"))
+        eq((st, body["reason"], body["message"]), (404, "NotFound", 'leases.coordination.k8s.io "other" not found'))
+
+
+def test_lease_opaque_resource_versions():
+    with KubeAPI(PKI, opaque_rv=True) as api:
+        st, _, a = call(api, "POST", LP, lease_body())
+        check(st == 201 and not a["metadata"]["resourceVersion"].isdigit(), a["metadata"])
+        a["spec"]["holderIdentity"] = "pod-b"
+        st, _, b = call(api, "PUT", LP + "/kube-eventer", a)
+        eq((st, b["metadata"]["resourceVersion"]), (200, api.resource_version))
+        eq(call(api, "PUT", LP + "/kube-eventer", a)[0], 409, "the version read before")
+        a["metadata"]["resourceVersion"] = "not-one-of-ours"
+        eq(call(api, "PUT", LP + "/kube-eventer", a)[0], 409)
+
+
+def test_lease_forbidden():
+    with KubeAPI(PKI, tokens={"t0": "system:serviceaccount:kube-system:kube-eventer",
+                              "t1": "system:serviceaccount:kube-system:replica-b"}) as api:
+        eq(call(api, "POST", LP, lease_body())[0], 201)
+        api.set_forbidden([LP])
+        st, _, body = call(api, "GET", LP + "/kube-eventer")
+        eq((st, body), (403, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                              "message": 'leases.coordination.k8s.io "kube-eventer" is forbidden: User '
+                                         '"system:serviceaccount:kube-system:kube-eventer" cannot get resource '
+                                         '"leases" in API group "coordination.k8s.io" in the namespace "kube-system"',
+                              "reason": "Forbidden",
+                              "details": {"name": "kube-eventer", "group": "coordination.k8s.io", "kind": "leases"},
+                              "code": 403}))
+        st, _, body = call(api, "POST", LP, lease_body(name="n2"))
+        eq((st, body["message"], body["details"]), (403, (
+            'leases.coordination.k8s.io is forbidden: User "system:serviceaccount:kube-system:kube-eventer" cannot '
+            'create resource "leases" in API group "coordination.k8s.io" in the namespace "kube-system"'),
+            {"group": "coordination.k8s.io", "kind": "leases"}))
+        api.set_forbidden([LP], verbs={"update"})                       # RBAC without update
+        st, _, cur = call(api, "GET", LP + "/kube-eventer")
+        eq(st, 200)
+        st, _, body = call(api, "PUT", LP + "/kube-eventer", cur)
+        eq(st, 403)
+        eq(body["message"], 'leases.coordination.k8s.io "kube-eventer" is forbidden: User '
+                            '"system:serviceaccount:kube-system:kube-eventer" cannot update resource "leases" in API '
+                            'group "coordination.k8s.io" in the namespace "kube-system"')
+        api.set_forbidden([LP], verbs={"update", "get"}, tokens={"t1"})   # only replica b's token
+        eq(call(api, "GET", LP + "/kube-eventer")[0], 200)
+        st, _, body = call(api, "GET", LP + "/kube-eventer", token="t1")
+        eq(st, 403)
+        check('User "system:serviceaccount:kube-system:replica-b" cannot get' in body["message"], body["message"])
+        api.set_forbidden([LP], verbs={"create"})                       # PUT on an absent lease needs create too
+        st, _, body = call(api, "PUT", LP + "/absent", lease_body(name="absent"))
+        eq((st, body["message"], body["details"]["name"]),
+           (403, 'leases.coordination.k8s.io "absent" is forbidden: ', "absent"))
+        api.set_forbidden(["/api/v1/namespaces/x/events"])              # the old form still works
+        eq(call(api, "GET", LP + "/kube-eventer")[0], 200)
+        st, _, body = call(api, "GET", "/api/v1/namespaces/x/events/e1")
+        eq(body["message"], 'events "e1" is forbidden: User "system:serviceaccount:kube-system:kube-eventer" cannot '
+                            'get resource "events" in API group "" in the namespace "x"')
+        eq(body["details"], {"name": "e1", "kind": "events"})
+
+
+def test_lease_micro_time_round_trip():
+    from kubeapi import micro_time, parse_micro_time, go_parse_time, format_micro_time
+    t = 1717171717.123456
+    eq(micro_time(t), "2024-05-31T16:08:37.123456Z")
+    eq(parse_micro_time("2024-05-31T16:08:37.123456Z"), t)
+    eq(micro_time(0), "1970-01-01T00:00:00.000000Z")
+    eq(format_micro_time(go_parse_time("2024-02-29T23:59:59.999999-01:30")), "2024-03-01T01:29:59.999999Z")
+    with KubeAPI(PKI) as api:
+        def spec_times(acq, ren):
+            b = lease_body(name="t%d" % next(seq))
+            b["spec"]["acquireTime"], b["spec"]["renewTime"] = acq, ren
+            st, _, body = call(api, "POST", LP, b)
+            return st, (body["spec"] if st == 201 else body["message"].split("Lease: ", 1)[-1])
+        import itertools
+        seq = itertools.count()
+        eq(spec_times("2024-03-05T07:08:09.000000Z", "2024-03-05T07:08:09.123456Z"),
+           (201, {"holderIdentity": "pod-a", "leaseDurationSeconds": 15, "acquireTime": "2024-03-05T07:08:09.000000Z",
+                  "renewTime": "2024-03-05T07:08:09.123456Z", "leaseTransitions": 0}), "kept to the microsecond")
+        eq(spec_times("2024-03-05T09:08:09.5+02:00", None)[0], 400)
+        st, spec = spec_times("2024-03-05T09:08:09.500000+02:00", None)
+        eq((st, spec.get("acquireTime"), "renewTime" in spec), (201, "2024-03-05T07:08:09.500000Z", False),
+           "an offset is written back in UTC; null is no time")
+        eq(spec_times("0001-01-01T00:00:00.000000Z", "2024-03-05T07:08:09.000000Z")[1]["acquireTime"], None,
+           "the zero time comes back as null")
+        lay = '"2006-01-02T15:04:05.000000Z07:00"'
+        for sent, err in [
+                ("2024-03-05T07:08:09Z", f'parsing time "2024-03-05T07:08:09Z" as {lay}: cannot parse "Z" as '
+                                         '".000000"'),
+                ("2024-03-05T07:08:09.123Z", f'parsing time "2024-03-05T07:08:09.123Z" as {lay}: cannot parse '
+                                             '".123Z" as ".000000"'),
+                ("2024-03-05T07:08:09.123456789Z", f'parsing time "2024-03-05T07:08:09.123456789Z" as {lay}: cannot '
+                                                   'parse "789Z" as "Z07:00"'),
+                ("2024-03-05 07:08:09.123456Z", f'parsing time "2024-03-05 07:08:09.123456Z" as {lay}: cannot parse '
+                                                '" 07:08:09.123456Z" as "T"'),
+                ("2024-02-30T07:08:09.123456Z", 'parsing time "2024-02-30T07:08:09.123456Z": day out of range'),
+                ("2024-13-05T07:08:09.123456Z", 'parsing time "2024-13-05T07:08:09.123456Z": month out of range'),
+                ("2024-03-05T07:08:09.123456Zjunk", 'parsing time "2024-03-05T07:08:09.123456Zjunk": extra text: '
+                                                    '"junk"')]:
+            eq(spec_times("2024-03-05T07:08:09.000000Z", sent), (400, err), sent)
+        b = lease_body(name="num")
+        b["spec"]["renewTime"] = 1717171717
+        eq(call(api, "POST", LP, b)[2]["message"], 'Lease in version "v1" cannot be handled as a Lease: json: cannot '
+                                                    'unmarshal number into Go value of type string')
+        got = api.set_lease("kube-system", "planted", {"holderIdentity": "other", "leaseDurationSeconds": 10,
+                                                       "renewTime": t, "acquireTime": t - 60})
+        eq((got["spec"]["renewTime"], got["spec"]["acquireTime"]),
+           ("2024-05-31T16:08:37.123456Z", "2024-05-31T16:07:37.123456Z"))
+        st, _, back = call(api, "GET", LP + "/planted")
+        eq(parse_micro_time(back["spec"]["renewTime"]), t)
+
+
+def test_lease_per_token_faults():
+    with KubeAPI(PKI, tokens={"ta", "tb"}) as api:
+        eq(call(api, "POST", LP, lease_body(), token="ta")[0], 201)
+        api.fail_next(1, 500, path="leases", method="PUT")
+        api.fail_token("tb", 503, retry_after=2)
+        st, h, body = call(api, "GET", LP + "/kube-eventer", token="tb")
+        eq((st, h.get("retry-after"), body["reason"]), (503, "2", "ServiceUnavailable"))
+        eq(call(api, "GET", LP + "/kube-eventer", token="tb")[0], 503, "every request of that token")
+        eq(call(api, "GET", "/api/v1/events", token="tb")[0], 503, "on every path")
+        st, _, cur = call(api, "GET", LP + "/kube-eventer", token="ta")
+        eq(st, 200, "the other token is served")
+        eq(call(api, "PUT", LP + "/kube-eventer", cur, token="tb")[0], 503, "does not use up fail_next")
+        eq(call(api, "PUT", LP + "/kube-eventer", cur, token="ta")[0], 500, "fail_next(path=leases, method=PUT)")
+        eq(call(api, "PUT", LP + "/kube-eventer", cur, token="ta")[0], 200)
+        api.heal_token("tb")
+        eq(call(api, "GET", LP + "/kube-eventer", token="tb")[0], 200)
+        # a partition for one client: its requests go unanswered and its open watch is cut; the other's stays
+        wa = watch(api, LP + "?watch=1&resourceVersion=" + api.resource_version, token="ta")
+        wb = watch(api, LP + "?watch=1&resourceVersion=" + api.resource_version, token="tb")
+        api.wait_for(lambda: api.open_watch_count("leases") == 2, 5, "two lease watches")
+        api.fail_token("tb", None, delay=0.05)
+        try:
+            wb.next()
+            raise AssertionError("the watch of tb should have been cut")
+        except Abrupt:
+            pass
+        try:
+            call(api, "GET", LP + "/kube-eventer", token="tb")
+            raise AssertionError("no answer expected")
+        except Abrupt:
+            pass
+        api.set_lease("kube-system", "kube-eventer", {"holderIdentity": "pod-c", "leaseDurationSeconds": 15})
+        e = wa.next()
+        eq((e["type"], e["object"]["spec"]["holderIdentity"]), ("MODIFIED", "pod-c"))
+        eq(e["object"]["apiVersion"], "coordination.k8s.io/v1")
+        wa.close()
+        wb.close()
+        api.heal_token()
+        api.drop_token("tb")
+        eq(call(api, "GET", LP + "/kube-eventer", token="tb")[0], 401, "dropped")
+        eq(call(api, "GET", LP + "/kube-eventer", token="ta")[0], 200)
+        eq({r["token"] for r in api.lease_requests()}, {"ta", "tb"})
+        eq(len(api.lease_requests(token="ta", method="PUT")), 2)
+
+
+def test_lease_watch_list_patch_delete():
+    with KubeAPI(PKI, bookmark_interval=None) as api:
+        start = api.resource_version
+        st, _, a = call(api, "POST", LP, lease_body())
+        api.set_lease("other-ns", "x", {"holderIdentity": "z"})
+        lst = call(api, "GET", LP)[2]
+        eq((lst["kind"], lst["apiVersion"], [i["metadata"]["name"] for i in lst["items"]]),
+           ("LeaseList", "coordination.k8s.io/v1", ["kube-eventer"]))
+        check("kind" not in lst["items"][0])
+        eq(len(call(api, "GET", "/apis/coordination.k8s.io/v1/leases")[2]["items"]), 2, "all namespaces")
+        st, _, p = call(api, "PATCH", LP + "/kube-eventer", {"spec": {"holderIdentity": "pod-b"}},
+                        ctype="application/merge-patch+json")
+        eq((st, p["spec"]["holderIdentity"], p["spec"]["leaseDurationSeconds"]), (200, "pod-b", 15))
+        st, _, p2 = call(api, "PATCH", LP + "/kube-eventer",
+                         [{"op": "test", "path": "/spec/holderIdentity", "value": "pod-b"},
+                          {"op": "replace", "path": "/spec/leaseTransitions", "value": 1}],
+                         ctype="application/json-patch+json")
+        eq((st, p2["spec"]["leaseTransitions"]), (200, 1))
+        st, _, body = call(api, "PATCH", LP + "/kube-eventer", {"metadata": {"resourceVersion": start}},
+                           ctype="application/strategic-merge-patch+json")
+        eq((st, body["reason"]), (409, "Conflict"), "a resourceVersion in a patch is a precondition")
+        eq(call(api, "PATCH", LP + "/absent", {"spec": {}}, ctype="application/merge-patch+json")[0], 404)
+        eq(call(api, "PATCH", LP + "/kube-eventer", {"spec": {}})[0], 415, "application/json is no patch type")
+        st, _, body = call(api, "DELETE", LP + "/kube-eventer", {"kind": "DeleteOptions", "apiVersion": "v1",
+                                                                 "preconditions": {"resourceVersion": start}})
+        eq((st, body["details"]["kind"]), (409, "Lease"))
+        check("the ResourceVersion in the precondition" in body["message"], body["message"])
+        st, _, body = call(api, "DELETE", LP + "/kube-eventer")
+        eq((st, body), (200, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
+                              "details": {"name": "kube-eventer", "group": "coordination.k8s.io", "kind": "leases",
+                                          "uid": a["metadata"]["uid"]}}))
+        eq(call(api, "DELETE", LP + "/kube-eventer")[0], 404)
+        w = watch(api, LP + "?watch=1&resourceVersion=" + start)
+        got = w.take(4)
+        eq([e["type"] for e in got], ["ADDED", "MODIFIED", "MODIFIED", "DELETED"])
+        eq({e["object"]["kind"] for e in got}, {"Lease"})
+        eq(got[-1]["object"]["metadata"]["resourceVersion"], api.resource_version, "deleted at its own revision")
+        w.close()
+        eq(api.lease("kube-system", "kube-eventer"), None)
+        api.delete_lease("other-ns", "x")
+        eq(api.leases, {})
+
+
+def test_lease_discovery():
+    with KubeAPI(PKI) as api:
+        eq(call(api, "GET", "/apis")[2]["groups"][0]["preferredVersion"],
+           {"groupVersion": "coordination.k8s.io/v1", "version": "v1"})
+        eq(call(api, "GET", "/apis/coordination.k8s.io")[2]["kind"], "APIGroup")
+        r = call(api, "GET", "/apis/coordination.k8s.io/v1")[2]
+        eq((r["kind"], r["groupVersion"], r["resources"][0]["name"], r["resources"][0]["kind"]),
+           ("APIResourceList", "coordination.k8s.io/v1", "leases", "Lease"))
+        eq(call(api, "GET", "/api/v1/namespaces/x/leases/y")[0], 404, "leases are not in the core group")
+        eq(call(api, "GET", "/apis/coordination.k8s.io/v1/namespaces/x/events/y")[0], 404)
+        kept = api.set_lease("kube-system", "kept", {"holderIdentity": "a", "leaseDurationSeconds": 15})
+        api.restart(downtime=0.1)
+        eq(call(api, "GET", LP + "/kept")[2], kept, "kept across a restart on the same port")
+
+
+def test_lease_client_go_leader_election_sequence():
+    """The requests client-go's LeaderElector makes through LeaseLock (tryAcquireOrRenew), for two candidates."""
+    with KubeAPI(PKI, tokens={"ta", "tb"}) as api:
+        name = LP + "/kube-eventer"
+
+        def try_acquire_or_renew(token, ident, observed):
+            st, _, cur = call(api, "GET", name, token=token)
+            if st == 404:
+                return call(api, "POST", LP, lease_body(holder=ident), token=token)[0] == 201, None
+            spec = cur["spec"]
+            if spec.get("holderIdentity") not in ("", None, ident) and observed == spec.get("renewTime"):
+                pass                                    # observed unchanged for a whole leaseDuration: take over
+            elif spec.get("holderIdentity") not in ("", None, ident):
+                return False, spec.get("renewTime")     # held by someone else, not expired
+            new = json.loads(json.dumps(cur))
+            mine = spec.get("holderIdentity") == ident
+            from kubeapi import micro_time
+            new["spec"].update(holderIdentity=ident, renewTime=micro_time(),
+                               acquireTime=spec["acquireTime"] if mine else micro_time(),
+                               leaseTransitions=spec.get("leaseTransitions", 0) + (0 if mine else 1))
+            return call(api, "PUT", name, new, token=token)[0] == 200, None
+
+        ok, _ = try_acquire_or_renew("ta", "pod-a", None)
+        check(ok, "a creates the lease")
+        ok, seen_b = try_acquire_or_renew("tb", "pod-b", None)
+        check(not ok and seen_b, "b sees a's lease")
+        ok, _ = try_acquire_or_renew("ta", "pod-a", None)
+        check(ok, "a renews")
+        api.fail_token("ta", 503)                      # a cannot reach the API any more
+        ok, seen_b = try_acquire_or_renew("tb", "pod-b", None)
+        ok, _ = try_acquire_or_renew("tb", "pod-b", seen_b)
+        check(ok, "b takes over once the record stopped changing")
+        lease = api.lease("kube-system", "kube-eventer")
+        eq((lease["spec"]["holderIdentity"], lease["spec"]["leaseTransitions"]), ("pod-b", 1))
+        api.heal_token("ta")
+        stale = json.loads(json.dumps(api.lease_requests(token="ta", method="PUT")[-1]["body"]))  # a's cache
+        stale["spec"]["renewTime"] = lease["spec"]["renewTime"]
+        eq(call(api, "PUT", name, stale, token="ta")[0], 409, "a's optimistic renewal with its old version")
+        eq([(r["token"], r["method"], r["status"]) for r in api.lease_requests()][:4],
+           [("ta", "GET", 404), ("ta", "POST", 201), ("tb", "GET", 200), ("ta", "GET", 200)])
+        release = api.lease("kube-system", "kube-eventer")
+        release["spec"].update(holderIdentity="", leaseDurationSeconds=1)
+        st, _, body = call(api, "PUT", name, release, token="tb")
+        eq((st, body["spec"]["holderIdentity"], body["spec"]["leaseDurationSeconds"]), (200, "", 1),
+           'ReleaseOnCancel: an empty holder is kept as ""')
 
 
 # --- runner -----------------------------------------------------------------------------------------------------------

@@ -1,8 +1,9 @@
 /*
- * Replies of the data sinks' servers: an Elasticsearch bulk reply or an
- * InfluxDB write reply, read into per-item verdicts. Input: sink (even:
- * elasticsearch, odd: influxdb), item count, status (2 bytes), body. Every
- * verdict must be a valid one; nothing may crash or leak.
+ * Replies of the data sinks' servers: an Elasticsearch bulk reply, an
+ * InfluxDB write reply or a Honeycomb batch reply (the per-event status
+ * array), read into per-item verdicts. Input: sink (byte % 3: elasticsearch,
+ * influxdb, honeycomb), item count, status (2 bytes), body. Every verdict
+ * must be a valid one; nothing may crash or leak.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -14,7 +15,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static struct sink *sinks[2];
+static struct sink *sinks[3];
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -24,10 +25,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!sinks[0]) {
 		sinks[0] = sink_create("elasticsearch:http://127.0.0.1:1", 0, 30000, NULL, err, sizeof err);
 		sinks[1] = sink_create("influxdb:http://127.0.0.1:1", 1, 30000, NULL, err, sizeof err);
-		if (!sinks[0] || !sinks[1])
+		sinks[2] = sink_create("honeycomb:?writekey=fuzz&apihost=http://127.0.0.1:1", 2, 30000, NULL,
+		                       err, sizeof err);
+		if (!sinks[0] || !sinks[1] || !sinks[2])
 			abort();
 	}
-	struct sink *s = sinks[data[0] & 1];
+	struct sink *s = sinks[data[0] % 3];
 	unsigned n = 1 + data[1] % 16;
 	struct msg *items[16];
 	signed char verdict[16];

@@ -46,12 +46,19 @@ def test_manifests(t):
                 check_deployment(d, os.path.basename(f))
             if d["kind"] in ("ClusterRole", "Role"):
                 rules = {r: set(x["verbs"]) for x in d["rules"] for r in x["resources"]}
+                if "leases" in rules:  # leader election: exactly what lease.c does
+                    eq(rules, {"leases": {"get", "create", "update"}}, os.path.basename(f))
+                    continue
                 for res in ("events", "configmaps"):
                     eq(rules.get(res), {"get", "list", "watch"}, f"{os.path.basename(f)}: {res}")
             if d["kind"] == "ConfigMap":
                 check("content" in d["data"], f)
     check({"Deployment", "ClusterRole", "Role", "ClusterRoleBinding", "RoleBinding", "ServiceAccount",
-           "ConfigMap"} <= seen_kinds, seen_kinds)
+           "ConfigMap", "PodDisruptionBudget"} <= seen_kinds, seen_kinds)
+    ha = {d["kind"]: d for d in yaml_docs(os.path.join(CONFIGS, "leader-election.yaml"))}
+    eq(ha["Deployment"]["spec"]["replicas"], 2)
+    check("--leader-elect" in containers(ha["Deployment"])[0]["command"])
+    eq(ha["PodDisruptionBudget"]["spec"]["minAvailable"], 1)
     # the Deployment sets TZ as the official one does; the k3s file is self-contained
     dep = next(d for d in yaml_docs(os.path.join(CONFIGS, "deployment.yaml")) if d["kind"] == "Deployment")
     check({"name": "TZ", "value": "Asia/Shanghai"} in containers(dep)[0]["env"])

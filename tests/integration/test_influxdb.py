@@ -167,6 +167,7 @@ def test_sigterm_flushes_a_partial_batch(t):
     k.feed(event_list(_events(3, "f")))
     wait_until(lambda: k.metric('eventer_sink_queue_length{sink="influxdb[0]",type="influxdb"}') == 3, 30,
                msg="3 events waiting for their batch")
+    wait_until(lambda: "k8s" in db.databases(), 30, msg="the database created at start")
     eq(len(db.points("log/events", "k8s")), 0)
     t0 = time.monotonic()
     eq(k.stop(), 0)

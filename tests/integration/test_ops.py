@@ -5,8 +5,10 @@ import os
 import resource
 import signal
 import socket
+import threading
 import time
 
+import harness
 from harness import check, eq, event, event_list, kubeconfig, pki, wait_until
 from kubeapi import KubeAPI
 from receivers import ConnectProxy, Recorder
@@ -255,3 +257,33 @@ def test_shipped_binary_is_static_stripped_x86_64(t):
     stypes = [struct.unpack_from("<I", elf, shoff + i * shentsize + 4)[0] for i in range(shnum)]
     check(2 not in stypes, "SHT_SYMTAB present: not stripped")
     check(len(elf) <= 1024 * 1024, f"{len(elf)} bytes: over the 1 MiB budget")
+
+
+def test_a_stalled_stdout_does_not_stall_other_sinks(t):
+    """Nobody reads stdout for a while: the webhook still gets every event at once, and the
+    lines wait in the stdout sink's queue until the reader comes back."""
+    import subprocess
+    from receivers import Recorder
+    n = 2000
+    evs = [event(obj=f"s{i}", uid=f"stall-{i}", message=f"line {i} " + "y" * 100) for i in range(n)]
+    with Recorder() as r:
+        p = subprocess.Popen([harness.BIN, "--source=file:-", "--healthz-port=0", "--flush-timeout=30s",
+                              "--sink=stdout:?queue_size=5000&queue_bytes=4194304",
+                              f"--sink=webhook:{r.url}?method=POST"],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        t.cleanup(lambda: p.kill() if p.poll() is None else None)
+        data = event_list(evs).encode()
+
+        def feed():
+            try:
+                p.stdin.write(data)
+                p.stdin.close()
+            except OSError:
+                pass  # killed: the failure is reported below
+        threading.Thread(target=feed, daemon=True).start()
+        r.wait_for(n, 120)  # a blocking write to the full pipe would have stopped the loop long before
+        out = p.stdout.read()  # now the reader comes back
+        eq(p.wait(60), 0)
+    lines = out.decode().splitlines()
+    eq(len(lines), n)
+    eq(sum(1 for i, line in enumerate(lines) if f"line {i} " in line), n, "every line, in order")

@@ -274,3 +274,25 @@ def test_burst_with_a_dead_sink_stays_bounded(t):
         check(k.count_log("queue full") <= 3, "overflow logged once per interval, not per event")
         k.close_stdin()
         eq(k.wait(20), 0)
+
+
+def test_held_back_repeats_end_with_the_final_count(t):
+    """repeat_interval holds count bumps back; when it ends, one trailing message carries the
+    count the operator would otherwise never learn."""
+    tmpl = t.write("body.tmpl", '{"reason":"{{ .Reason }}","count":{{ .Count }}}')
+    with Recorder() as r:
+        k = t.ke("--source=file:-", "--healthz-ip=127.0.0.1", "--healthz-port=0",
+                 sink(r.url, method="POST", repeat_interval="2s", custom_body_file=tmpl,
+                      header="Content-Type=application/json"), stdin=True)
+        for c in range(1, 6):
+            k.feed(json.dumps({"type": "MODIFIED", "object": event(obj="crashy", uid="u-trail", rv=str(100 + c),
+                                                                   count=c)}) + "\n")
+        r.wait_for(1, 10)
+        eq(r.bodies_json()[0]["count"], 1)
+        r.wait_for(2, 15)
+        eq(r.bodies_json()[1]["count"], 5, "the final count, once the interval ended")
+        time.sleep(3)  # and nothing after it: no bump was held back since
+        eq(r.total, 2)
+        eq(k.metric('eventer_sink_trailing_total{sink="webhook[0]",type="webhook"}'), 1)
+        k.close_stdin()
+        eq(k.stop(), 0)

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
 #include "test.h"
 
 #define SUITE(s) extern const struct test_case test_##s[];
@@ -43,6 +44,10 @@ int main(int argc, char **argv)
 {
 	int n = 0, pass = 0, fail = 0;
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	/* the engine's warnings about failures the tests cause on purpose are noise here;
+	 * KE_TEST_LOG=1 shows them */
+	const char *show = getenv("KE_TEST_LOG");
+	log_setup(show && *show == '1' ? LOG_DEBUG : LOG_ERROR, LOG_TEXT);
 	for (size_t s = 0; s < sizeof suites / sizeof suites[0]; s++) {
 		if (argc > 1) {
 			bool want = false;

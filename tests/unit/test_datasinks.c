@@ -1,7 +1,8 @@
 /*
- * The elasticsearch and influxdb sinks' own work, without a network:
- * documents and lines rendered from a decoded Event, line-protocol escaping,
- * and the verdicts read from bulk and write replies.
+ * The elasticsearch, influxdb and honeycomb sinks' own work, without a
+ * network: documents, lines and batch events rendered from a decoded Event,
+ * line-protocol escaping, and the verdicts read from bulk, write and batch
+ * replies.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -260,9 +261,219 @@ static void es_bulk_verdicts(void)
 	sink_destroy(s);
 }
 
+static void hc_events_like_upstream(void)
+{
+	struct event ev;
+	CHECK_INT(decode(&ev), 0);
+	struct sink *s = make("honeycomb:?writekey=k&dataset=k8s");
+	CHECK(s);
+	struct buf b = BUF_INIT(1 << 20);
+	CHECK_INT(s->type->render(s, &ev, &b, NULL, 0), 0);
+	/* upstream's data keys, in its order; Honeycomb's `data` and `time`; a comma to join */
+	CHECK_STR(buf_str(&b),
+	          "{\"data\":{\"namespace\":\"shop\",\"kind\":\"Pod\",\"name\":\"web-1\","
+	          "\"subobject\":\"\",\"source.component\":\"kubelet\",\"source.host\":\"node 1\","
+	          "\"count\":7,\"type\":\"Warning\",\"reason\":\"BackOff\","
+	          "\"message\":\"Back-off \\\"x\\\"\\nline 2, a=b\"},"
+	          "\"time\":\"2024-03-05T23:59:59Z\"},");
+	ev.eff_time.nsec = 123456000; /* RFC 3339 with nanoseconds, trailing zeros cut */
+	buf_reset(&b);
+	CHECK_INT(s->type->render(s, &ev, &b, NULL, 0), 0);
+	CHECK(strstr(buf_str(&b), "\"time\":\"2024-03-05T23:59:59.123456Z\"}"));
+	sink_destroy(s);
+	buf_free(&b);
+	event_free(&ev);
+}
+
+/* A queued item holding body. */
+static struct msg *item(const char *body, const char *label)
+{
+	size_t n = strlen(body);
+	struct msg *m = xcalloc(1, sizeof *m + n + 1);
+	memcpy(m->body, body, n);
+	m->len = (uint32_t)n;
+	snprintf(m->label, sizeof m->label, "%s", label);
+	return m;
+}
+
+static void hc_batch_request(void)
+{
+	struct sink *s =
+	    make("honeycomb:?writekey=K3y&dataset=my%20events&apihost=http://127.0.0.1:1/prefix//");
+	CHECK(s);
+	struct msg *items[2] = { item("{\"data\":{\"a\":1}},", "a"), item("{\"data\":{\"b\":2}},", "b") };
+	signed char v[2];
+	struct sink_batch b = { items, 2, 0, v, NULL };
+	static struct sink_req r;
+	buf_init(&r.scratch, 1 << 20);
+	r.http.headers = r.headers;
+	char err[128];
+	CHECK_INT(s->type->prepare(s, &b, &r, err, sizeof err), 0);
+	CHECK_STR(r.http.url, "http://127.0.0.1:1/prefix/1/batch/my%20events");
+	CHECK_STR(r.http.method, "POST");
+	CHECK_INT(r.http.nheaders, 2);
+	CHECK_STR(r.headers[0], "Content-Type: application/json");
+	CHECK_STR(r.headers[1], "X-Honeycomb-Team: K3y");
+	CHECK_INT(r.http.body_len, strlen("[{\"data\":{\"a\":1}},{\"data\":{\"b\":2}}]"));
+	CHECK(memcmp(r.http.body, "[{\"data\":{\"a\":1}},{\"data\":{\"b\":2}}]", r.http.body_len) == 0);
+	/* one event is an array too */
+	b.n = 1;
+	buf_reset(&r.scratch);
+	CHECK_INT(s->type->prepare(s, &b, &r, err, sizeof err), 0);
+	CHECK(r.http.body_len == 18 && memcmp(r.http.body, "[{\"data\":{\"a\":1}}]", 18) == 0);
+	buf_free(&r.scratch);
+	free(items[0]);
+	free(items[1]);
+	sink_destroy(s);
+}
+
+static void hc_parameters(void)
+{
+	char err[256];
+	const char *saved = getenv("HONEYCOMB_WRITEKEY");
+	char *keep = saved ? xstrdup(saved) : NULL;
+	unsetenv("HONEYCOMB_WRITEKEY");
+	CHECK(!sink_create("honeycomb:?dataset=x", 0, 30000, NULL, err, sizeof err));
+	CHECK(strstr(err, "honeycomb: writekey") && strstr(err, "HONEYCOMB_WRITEKEY"));
+	setenv("HONEYCOMB_WRITEKEY", "from-env", 1);
+	struct sink *s = make("honeycomb:");
+	CHECK(s);
+	CHECK_INT(s->cfg.batch_items, 1000);
+	CHECK_INT(s->cfg.repeat_interval_s, 0); /* a data sink: every change, as upstream */
+	sink_destroy(s);
+	if (keep)
+		setenv("HONEYCOMB_WRITEKEY", keep, 1);
+	else
+		unsetenv("HONEYCOMB_WRITEKEY");
+	free(keep);
+	CHECK(!sink_create("honeycomb:?writekey=k&apihost=ftp://x", 0, 30000, NULL, err, sizeof err));
+	CHECK(strstr(err, "apihost"));
+	CHECK(!sink_create("honeycomb:?writekey=k&apihost=https://", 0, 30000, NULL, err, sizeof err));
+	CHECK(strstr(err, "apihost"));
+	CHECK(!sink_create("honeycomb:?writekey=k&dataset=a/b", 0, 30000, NULL, err, sizeof err));
+	CHECK(strstr(err, "dataset"));
+	CHECK(!sink_create("honeycomb:?writekey=k%0D%0AX:%201", 0, 30000, NULL, err, sizeof err));
+	CHECK(strstr(err, "writekey: contains a control character"));
+	CHECK(!sink_create("honeycomb:?writekey=k&samplerate=0", 0, 30000, NULL, err, sizeof err));
+	CHECK(strstr(err, "samplerate"));
+	CHECK(!sink_create("honeycomb:?writekey=k&batch_bytes=5000000", 0, 30000, NULL, err, sizeof err));
+	CHECK(strstr(err, "batch_bytes") && strstr(err, "4999999"));
+	s = make("honeycomb:?writekey=k&batch_bytes=4999999");
+	CHECK(s);
+	sink_destroy(s);
+}
+
+static void hc_samplerate(void)
+{
+	struct event ev;
+	CHECK_INT(decode(&ev), 0);
+	struct sink *s = make("honeycomb:?writekey=k&samplerate=4");
+	CHECK(s);
+	struct buf b = BUF_INIT(1 << 20);
+	char uid[32];
+	int kept = 0;
+	for (int i = 0; i < 400; i++) {
+		snprintf(uid, sizeof uid, "uid-%d", i);
+		ev.uid = uid;
+		buf_reset(&b);
+		int r = s->type->render(s, &ev, &b, NULL, 0);
+		CHECK(r == 0 || r == 1);
+		if (r == 0) {
+			kept++;
+			CHECK(str_ends(buf_str(&b), ",\"samplerate\":4},"));
+		}
+		/* the same Event, the same answer: every change of a kept Event is kept */
+		buf_reset(&b);
+		CHECK_INT(s->type->render(s, &ev, &b, NULL, 0), r);
+	}
+	CHECK(kept > 50 && kept < 150); /* about 1 in 4 */
+	sink_destroy(s);
+	buf_free(&b);
+	event_free(&ev);
+}
+
+static void hc_batch_verdicts(void)
+{
+	struct sink *s = make("honeycomb:?writekey=k");
+	CHECK(s);
+	struct msg *items[4];
+	for (int i = 0; i < 4; i++) {
+		char label[32];
+		snprintf(label, sizeof label, "item %d", i);
+		items[i] = item("{},", label);
+	}
+	signed char v[4];
+	struct sink_batch b = { items, 4, 0, v, NULL };
+	char why[256];
+	int64_t ra = -1;
+	memset(v, DELIVERY_UNSET, sizeof v);
+	struct http_response r =
+	    reply(200, "[{\"status\":202},{\"status\":202},{\"status\":202},{\"status\":202}]");
+	CHECK_INT(s->type->classify(s, NULL, &r, &b, why, sizeof why, &ra), DELIVERY_OK);
+	CHECK(v[0] == DELIVERY_OK && v[3] == DELIVERY_OK);
+
+	r = reply(200, "[{\"status\":202},{\"status\":429,\"error\":\"rate limited\"},"
+	               "{\"status\":400,\"error\":\"Event has too many columns.\"},{\"status\":503}]");
+	CHECK_INT(s->type->classify(s, NULL, &r, &b, why, sizeof why, &ra), DELIVERY_OK);
+	CHECK_INT(v[0], DELIVERY_OK);
+	CHECK_INT(v[1], DELIVERY_RETRY);
+	CHECK_INT(v[2], DELIVERY_DROP);
+	CHECK_INT(v[3], DELIVERY_RETRY);
+	CHECK_STR(why, "event HTTP 429 rate limited");
+
+	/* a reply that does not match the batch, or was cut short, is not trusted */
+	memset(v, DELIVERY_UNSET, sizeof v);
+	r = reply(200, "[{\"status\":202}]");
+	CHECK_INT(s->type->classify(s, NULL, &r, &b, why, sizeof why, &ra), DELIVERY_RETRY);
+	CHECK_INT(v[0], DELIVERY_UNSET);
+	r = reply(200, "{\"status\":202}");
+	CHECK_INT(s->type->classify(s, NULL, &r, &b, why, sizeof why, &ra), DELIVERY_RETRY);
+	r = reply(200, "[{\"status\":202},{},{\"status\":\"x\"},{\"status\":202}]");
+	CHECK_INT(s->type->classify(s, NULL, &r, &b, why, sizeof why, &ra), DELIVERY_OK);
+	CHECK(v[1] == DELIVERY_RETRY && v[2] == DELIVERY_RETRY); /* no status: sent again */
+	memset(v, DELIVERY_UNSET, sizeof v);
+	r = reply(200, "[{\"status\":202},{\"status\":202},{\"status\":202},{\"status\":202}]");
+	r.body_truncated = true;
+	CHECK_INT(s->type->classify(s, NULL, &r, &b, why, sizeof why, &ra), DELIVERY_RETRY);
+
+	/* whole requests */
+	r = reply(401, "{\"error\":\"unknown API key - check your credentials\"}");
+	CHECK_INT(s->type->classify(s, NULL, &r, &b, why, sizeof why, &ra), DELIVERY_DROP);
+	CHECK(strstr(why, "401") && strstr(why, "write key") && strstr(why, "unknown API key"));
+	r = reply(413, "{\"error\":\"request body too large\"}");
+	CHECK_INT(s->type->classify(s, NULL, &r, &b, why, sizeof why, &ra), DELIVERY_SPLIT);
+	r = reply(400, "{\"error\":\"Request body is malformed and cannot be read.\"}");
+	CHECK_INT(s->type->classify(s, NULL, &r, &b, why, sizeof why, &ra), DELIVERY_SPLIT);
+	b.n = 1;
+	CHECK_INT(s->type->classify(s, NULL, &r, &b, why, sizeof why, &ra), DELIVERY_DROP);
+	b.n = 4;
+	r = reply(429, "");
+	CHECK_INT(s->type->classify(s, NULL, &r, &b, why, sizeof why, &ra), DELIVERY_RETRY);
+	r = reply(503, "");
+	CHECK_INT(s->type->classify(s, NULL, &r, &b, why, sizeof why, &ra), DELIVERY_RETRY);
+	r = reply(403, "{\"error\":\"throttled\"}");
+	CHECK_INT(s->type->classify(s, NULL, &r, &b, why, sizeof why, &ra), DELIVERY_DROP);
+	r = reply(0, "");
+	r.error = 7;
+	r.error_text = "connection refused or unreachable";
+	CHECK_INT(s->type->classify(s, NULL, &r, &b, why, sizeof why, &ra), DELIVERY_RETRY);
+	for (int i = 0; i < 4; i++)
+		free(items[i]);
+	sink_destroy(s);
+}
+
 const struct test_case test_datasinks[] = {
-	TEST(line_protocol_escaping),     TEST(influx_points_like_upstream),
-	TEST(influx_bad_parameters),      TEST(influx_write_verdicts),
-	TEST(es_documents_like_upstream), TEST(es_bad_parameters),
-	TEST(es_bulk_verdicts),           TEST_END,
+	TEST(line_protocol_escaping),
+	TEST(influx_points_like_upstream),
+	TEST(influx_bad_parameters),
+	TEST(influx_write_verdicts),
+	TEST(es_documents_like_upstream),
+	TEST(es_bad_parameters),
+	TEST(es_bulk_verdicts),
+	TEST(hc_events_like_upstream),
+	TEST(hc_batch_request),
+	TEST(hc_parameters),
+	TEST(hc_samplerate),
+	TEST(hc_batch_verdicts),
+	TEST_END,
 };

@@ -232,7 +232,8 @@ static void whole_object_as_json(void)
 
 	/* json.MarshalIndent(ev, "", " ") */
 	struct buf b = BUF_INIT(1 << 20);
-	CHECK_INT(buf_json_indent(&b, "{\"a\":{},\"b\":[],\"c\":[1,{\"d\":\"x,y:{}\"}],\"e\":null}", 51), 0);
+	static const char nested[] = "{\"a\":{},\"b\":[],\"c\":[1,{\"d\":\"x,y:{}\"}],\"e\":null}";
+	CHECK_INT(buf_json_indent(&b, nested, strlen(nested)), 0);
 	CHECK_STR(buf_str(&b),
 	          "{\n \"a\": {},\n \"b\": [],\n \"c\": [\n  1,\n  {\n   \"d\": \"x,y:{}\"\n  }\n ],\n"
 	          " \"e\": null\n}");
@@ -240,7 +241,8 @@ static void whole_object_as_json(void)
 	CHECK_INT(buf_json_indent(&b, ev.json + ev.json_source.off, ev.json_source.len), 0);
 	CHECK_STR(buf_str(&b), "{\n \"host\": \"n1\"\n}");
 	buf_reset(&b);
-	CHECK_INT(buf_json_indent(&b, "{\"s\":\"q\\\"}{\\\\\"}", 16), 0);
+	static const char quoted[] = "{\"s\":\"q\\\"}{\\\\\"}";
+	CHECK_INT(buf_json_indent(&b, quoted, strlen(quoted)), 0);
 	CHECK_STR(buf_str(&b), "{\n \"s\": \"q\\\"}{\\\\\"\n}");
 	buf_free(&b);
 	event_free(&ev);

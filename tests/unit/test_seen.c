@@ -43,8 +43,8 @@ static void repeat_policy(void)
 	struct event e = ev_of("u", "1", 1);
 	seen_observe(s, &e, 100, &slot);
 	/* first sighting alerts, per sink */
-	CHECK(seen_should_alert(s, slot, 0, 1, 600, 100));
-	CHECK(seen_should_alert(s, slot, 1, 1, 0, 100));
+	CHECK(seen_should_alert(s, slot, 0, 1, 600, 100, NULL));
+	CHECK(seen_should_alert(s, slot, 1, 1, 0, 100, NULL));
 	/* the kubelet bumps count: sink 0 (10 min) stays quiet, sink 1 (0) alerts every change */
 	for (int c = 2; c <= 111; c++) {
 		struct event b = ev_of("u", "x", c);
@@ -52,15 +52,39 @@ static void repeat_policy(void)
 		snprintf(rv, sizeof rv, "%d", c);
 		b.resource_version = rv;
 		CHECK_INT(seen_observe(s, &b, 100 + c, &slot), SEEN_CHANGED);
-		bool a0 = seen_should_alert(s, slot, 0, c, 600, 100 + c);
+		bool a0 = seen_should_alert(s, slot, 0, c, 600, 100 + c, NULL);
 		CHECK(!a0);
-		CHECK(seen_should_alert(s, slot, 1, c, 0, 100 + c));
+		CHECK(seen_should_alert(s, slot, 1, c, 0, 100 + c, NULL));
 	}
 	/* after the interval, a grown count alerts again, once */
-	CHECK(seen_should_alert(s, slot, 0, 112, 600, 700));
-	CHECK(!seen_should_alert(s, slot, 0, 113, 600, 701));
+	CHECK(seen_should_alert(s, slot, 0, 112, 600, 700, NULL));
+	CHECK(!seen_should_alert(s, slot, 0, 113, 600, 701, NULL));
 	/* after another interval, the same count does not */
-	CHECK(!seen_should_alert(s, slot, 0, 112, 600, 1400));
+	CHECK(!seen_should_alert(s, slot, 0, 112, 600, 1400, NULL));
+	seen_free(s);
+}
+
+/* A held-back count says when its interval ends; a trailing alert starts the next one. */
+static void held_back_counts_and_trailing_alerts(void)
+{
+	struct seen *s = seen_new(1, 1024);
+	size_t slot;
+	int64_t until;
+	struct event e = ev_of("t", "1", 1);
+	seen_observe(s, &e, 100, &slot);
+	CHECK(seen_should_alert(s, slot, 0, 1, 600, 100, &until));
+	CHECK_INT(until, 0);
+	CHECK(!seen_should_alert(s, slot, 0, 1, 600, 150, &until));
+	CHECK_INT(until, 0); /* nothing new: nothing to trail */
+	CHECK(!seen_should_alert(s, slot, 0, 5, 600, 160, &until));
+	CHECK_INT(until, 700);
+	CHECK(seen_alerted(s, seen_key(&e), 0, 5, 700)); /* the trailing message went out at 700 */
+	CHECK(!seen_should_alert(s, slot, 0, 5, 600, 710, &until));
+	CHECK_INT(until, 0);
+	CHECK(!seen_should_alert(s, slot, 0, 6, 600, 720, &until));
+	CHECK_INT(until, 1300);
+	struct event other = ev_of("gone", "1", 1);
+	CHECK(!seen_alerted(s, seen_key(&other), 0, 1, 720));
 	seen_free(s);
 }
 
@@ -111,5 +135,6 @@ const struct test_case test_seen[] = {
 	TEST(repeat_policy),
 	TEST(bounded_with_eviction),
 	TEST(idle_entries_expire),
+	TEST(held_back_counts_and_trailing_alerts),
 	TEST_END,
 };

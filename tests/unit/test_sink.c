@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "loop.h"
+#include "seen.h"
 #include "sink.h"
 #include "test.h"
 #include "util.h"
@@ -22,7 +23,8 @@ static struct {
 	struct sink_batch *open[MAXB]; /* not settled yet */
 	size_t nopen;
 	unsigned sizes[MAXB]; /* items per batch, in order of sending */
-	char first[MAXB][32]; /* first item of each batch */
+	char first[MAXB][32]; /* first item of each batch (up to a space) */
+	char whole[MAXB][48]; /* ... and its start, spaces and all */
 	size_t nbatches;
 	int later;    /* answer SINK_LATER this many times */
 	bool sync_ok; /* settle inside send */
@@ -42,11 +44,13 @@ static int fake_send(struct sink *s, struct sink_batch *b, char *err, size_t err
 		ft.sizes[ft.nbatches] = b->n;
 		snprintf(ft.first[ft.nbatches], sizeof ft.first[0], "%.*s",
 		         (int)strcspn(b->items[0]->body, " "), b->items[0]->body);
+		snprintf(ft.whole[ft.nbatches], sizeof ft.whole[0], "%s", b->items[0]->body);
 		ft.nbatches++;
 	}
 	if (ft.poison) {
 		for (unsigned i = 0; i < b->n; i++) {
-			if (strcmp(b->items[i]->body, ft.poison) == 0) {
+			if (strncmp(b->items[i]->body, ft.poison, strlen(ft.poison)) == 0 &&
+			    b->items[i]->body[strlen(ft.poison)] == ' ') {
 				sink_batch_done(s, b, DELIVERY_SPLIT, "poison", -1);
 				return SINK_SENT;
 			}
@@ -90,7 +94,7 @@ static int fake_render(struct sink *s, const struct event *ev, struct buf *out, 
 	(void)s;
 	(void)err;
 	(void)errlen;
-	buf_puts(out, ev->name);
+	buf_printf(out, "%s #%d", ev->name, ev->eff_count);
 	int64_t pad = 0;
 	if (ev->message[0])
 		parse_i64(ev->message, strlen(ev->message), &pad);
@@ -143,8 +147,15 @@ static void teardown(struct sink *s)
 	now_mono_fake(NULL);
 }
 
-/* Offer an event named name (an item of pad extra bytes). */
+/* Offer an event named name (an item of pad extra bytes), with count and a seen table. */
+static void offer_seen(struct sink *s, const char *name, int pad, int count, struct seen *seen);
+
 static void offer(struct sink *s, const char *name, int pad)
+{
+	offer_seen(s, name, pad, 1, NULL);
+}
+
+static void offer_seen(struct sink *s, const char *name, int pad, int count, struct seen *seen)
 {
 	char p[16];
 	snprintf(p, sizeof p, "%d", pad);
@@ -158,7 +169,18 @@ static void offer(struct sink *s, const char *name, int pad)
 	ev.involved.kind = ev.involved.namespace = ev.involved.name = ev.involved.uid = "";
 	ev.involved.api_version = ev.involved.resource_version = ev.involved.field_path = "";
 	ev.source.component = ev.source.host = "";
-	ev.eff_count = 1;
+	ev.uid = name;
+	ev.resource_version = "rv";
+	ev.eff_count = count;
+	size_t slot = 0;
+	if (seen) {
+		char rv[16];
+		snprintf(rv, sizeof rv, "%d", count);
+		ev.resource_version = rv;
+		seen_observe(seen, &ev, ft.now / 1000, &slot);
+		sink_offer(s, &ev, seen, slot, ft.now / 1000);
+		return;
+	}
 	sink_offer(s, &ev, NULL, 0, ft.now / 1000);
 }
 
@@ -277,7 +299,7 @@ static void only_failed_items_are_resent_after_one_backoff(void)
 	int64_t wait = s->backoff_until_ms - ft.now;
 	CHECK(wait >= 400 && wait <= 600);
 	CHECK_INT(s->qlen, 1);
-	CHECK_STR(s->head->body, "b");
+	CHECK_STR(s->head->body, "b #1");
 	offer(s, "e", 0); /* joins b: a batch is due once b's backoff is over */
 	advance(wait - 1);
 	CHECK_INT(ft.nbatches, 1);
@@ -493,6 +515,52 @@ static void destroy_cancels_what_is_in_flight(void)
 	now_mono_fake(NULL);
 }
 
+/* repeat_interval holds count bumps back; the last one goes out when it ends. */
+static void held_back_repeats_end_with_one_trailing_message(void)
+{
+	struct sink *s = setup(&fake_single, "repeat_interval=10s&concurrency=1");
+	CHECK(s);
+	struct seen *seen = seen_new(1, 1024);
+	ft.sync_ok = true;
+	offer_seen(s, "pod", 0, 1, seen);
+	advance(0);
+	CHECK_INT(ft.nbatches, 1);
+	CHECK_STR(ft.whole[0], "pod #1");
+	advance(1000);
+	offer_seen(s, "pod", 0, 2, seen);
+	advance(1000);
+	offer_seen(s, "pod", 0, 3, seen);
+	CHECK_INT(s->stats.suppressed, 2);
+	advance(7000); /* 9 s after the alert */
+	CHECK_INT(ft.nbatches, 1);
+	advance(1000); /* the interval is over: the last count, once */
+	advance(0);
+	CHECK_INT(ft.nbatches, 2);
+	CHECK_STR(ft.whole[1], "pod #3");
+	CHECK_INT(s->stats.trailers, 1);
+	/* the trailing message started a new interval */
+	advance(1000);
+	offer_seen(s, "pod", 0, 4, seen);
+	advance(0);
+	CHECK_INT(ft.nbatches, 2);
+	advance(9000);
+	advance(0);
+	CHECK_INT(ft.nbatches, 3);
+	CHECK_STR(ft.whole[2], "pod #4");
+	advance(20000);
+	CHECK_INT(ft.nbatches, 3); /* nothing held back since: nothing more */
+	/* a bump after a quiet interval alerts at once, and no trailer follows it */
+	offer_seen(s, "pod", 0, 5, seen);
+	advance(0);
+	CHECK_INT(ft.nbatches, 4);
+	CHECK_STR(ft.whole[3], "pod #5");
+	advance(30000);
+	CHECK_INT(ft.nbatches, 4);
+	CHECK_INT(s->stats.trailers, 2);
+	teardown(s);
+	seen_free(seen);
+}
+
 static void flush_interval_is_bounded_by_frequency(void)
 {
 	char err[256];
@@ -527,6 +595,7 @@ const struct test_case test_sink[] = {
 	TEST(a_transport_may_finish_inside_send),
 	TEST(alert_sinks_send_one_item_per_request),
 	TEST(destroy_cancels_what_is_in_flight),
+	TEST(held_back_repeats_end_with_one_trailing_message),
 	TEST(flush_interval_is_bounded_by_frequency),
 	TEST_END,
 };
