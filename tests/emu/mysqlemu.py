@@ -270,9 +270,10 @@ class MySQLEmu:
         return self
 
     def _accept(self):
+        sock = self._sock
         while True:
             try:
-                c, _ = self._sock.accept()
+                c, _ = sock.accept()
             except OSError:
                 return
             c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
