@@ -337,6 +337,14 @@ static int create(struct sink *s, struct uri *u, char *err, size_t errlen)
 			         p->key);
 			return -1;
 		}
+		/* "SET password=..." would change the account's password (and log it) */
+		if (is_secret_name(p->key, strlen(p->key))) {
+			snprintf(err, errlen,
+			         "%s: not a session variable; the password goes in the DSN: "
+			         "user:password@tcp(...)",
+			         p->key);
+			return -1;
+		}
 		char *prev = x->session_sql;
 		x->session_sql = prev ? xasprintf("%s, %s=%s", prev, p->key, p->value)
 		                      : xasprintf("SET %s=%s", p->key, p->value);

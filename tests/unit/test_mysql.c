@@ -546,6 +546,8 @@ static void sink_parameters(void)
 		{ "mysql:?u:S3cr3t@tcp(h)/k8s?cert=/c.pem&key=/k.pem", "without tls" },
 		{ "mysql:?u:S3cr3t@tcp(h)/k8s?allowCleartextPasswords=yes", "allowCleartextPasswords" },
 		{ "mysql:?u:S3cr3t@tcp(h)/k8s?a;b=1", "session variable" },
+		{ "mysql:?u:S3cr3t@tcp(h)/k8s?password=S3cr3t", "password goes in the DSN" },
+		{ "mysql:?u:S3cr3t@tcp(h)/k8s?@@session.token=x", "not a session variable" },
 		{ "mysql:?u:S3cr3t@tcp(h)/k8s?batch_size=0", "batch_size" },
 		{ "mysql:?u:S3cr3t@tcp(h)/k8s?level=Fatal", "level" },
 	};
