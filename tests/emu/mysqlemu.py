@@ -22,7 +22,8 @@ OK/ERR packets); it stores nothing and answers as a MySQL 8.0 server would:
                 (using password: YES)"
   COM_QUERY     INSERT ... VALUES (...),(...): OK with affected rows = the rows counted;
                 anything else (SET, CREATE TABLE): OK. `fail_inserts` = (code, state, msg)
-                answers every INSERT with that ERR instead.
+                answers every INSERT with that ERR instead; `hang_inserts` = True never
+                answers one (counted in `hung`) until the client closes.
   COM_QUIT      closes.
 
     emu = MySQLEmu(user="ke", password="pw", plugin="caching_sha2_password", tls=None|pki dict)
@@ -226,6 +227,11 @@ class Conn:
                 continue
             q = p[1:]
             if q[:11].upper() == b"INSERT INTO":
+                if emu.hang_inserts:    # read, never answered: the client's deadline must act
+                    emu.hung += 1
+                    while self.sock.recv(65536):
+                        pass
+                    return
                 if emu.fail_inserts:
                     self.send(err_packet(*emu.fail_inserts))
                     continue
@@ -255,6 +261,8 @@ class MySQLEmu:
         self.rows = self.statements = self.last_ns = 0
         self.logins, self.other = [], []
         self.fail_inserts = None
+        self.hang_inserts = False
+        self.hung = 0
         self.on_insert = None
         self.lock = threading.Lock()
         self._sock = None

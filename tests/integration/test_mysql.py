@@ -522,3 +522,34 @@ def test_a_lost_answer_stores_nothing_twice_with_a_unique_key(t):
         eq(db.value(f"SELECT COUNT(*) FROM k8s.{table}"), str(want_rows), table)
         eq(db.value(f"SELECT COUNT(DISTINCT event_id) FROM k8s.{table}"), "20")
     eq(proxy.cut, 2)
+
+
+def test_deadlines_a_silent_server_and_a_statement_without_answer(t):
+    """A server that accepts and never greets: the login deadline closes it, and the attempts
+    back off. A statement never answered: timeout= closes the connection, the batch is retried on
+    a new one and arrives once."""
+    import socket
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    t.cleanup(silent.close)
+    k = t.ke("--source=file:-", "--healthz-ip=127.0.0.1", "--healthz-port=0",
+             f"--sink=mysql:?ke:pw@tcp(127.0.0.1:{silent.getsockname()[1]})/k8s?timeout=1s", stdin=True)
+    k.wait_log(r"sink mysql\[0\]: cannot connect to 127\.0\.0\.1:\d+: timed out; trying again in", 30)
+    k.close_stdin()
+    eq(k.stop(), 0)
+
+    from mysqlemu import MySQLEmu
+    with MySQLEmu(user="ke", password="pw", plugin="mysql_native_password") as emu:
+        emu.hang_inserts = True
+        k = t.ke("--source=file:-", "--healthz-ip=127.0.0.1", "--healthz-port=0", "--flush-timeout=30s",
+                 f"--sink=mysql:?ke:pw@tcp(127.0.0.1:{emu.port})/k8s?timeout=1s", stdin=True)
+        k.feed(event_list(_events(3, "dl")))
+        k.wait_log(r"sink mysql\[0\]: connection to 127\.0\.0\.1:\d+ lost \(timed out\): 0 of 3 delivered, "
+                   r"3 to retry", 30)
+        emu.hang_inserts = False
+        wait_until(lambda: _sent(k) == 3, 30, msg="delivered on a new connection")
+        eq(emu.rows, 3, "stored once")
+        check(emu.hung >= 1)
+        k.close_stdin()
+        eq(k.stop(), 0)
