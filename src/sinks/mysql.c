@@ -904,8 +904,8 @@ static int tr_send(struct sink *s, struct sink_batch *b, char *err, size_t errle
 	x->inflight = b;
 	x->st = C_QUERY;
 	net_deadline(x->c, s->cfg.timeout_ms);
-	if (q->cap > 4 << 20)
-		buf_free(q); /* keep no huge scratch between batches */
+	if (q->cap > 256 * 1024)
+		buf_free(q); /* the connection has its copy: no large scratch kept between batches */
 	return SINK_SENT;
 }
 

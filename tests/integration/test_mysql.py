@@ -553,3 +553,36 @@ def test_deadlines_a_silent_server_and_a_statement_without_answer(t):
         check(emu.hung >= 1)
         k.close_stdin()
         eq(k.stop(), 0)
+
+
+def test_storm_with_the_server_down_stays_bounded(t):
+    """100 000 events while MariaDB is down: the queue holds what it may (the rest is counted as
+    dropped), memory stays small, no connection attempt spins; once it is up, what was queued is
+    stored once."""
+    from harness import sanitized
+    db = _server(t)
+    _load(db, "v2")
+    db.stop()
+    n = 100000
+    k = t.ke("--source=file:-", "--healthz-ip=127.0.0.1", "--healthz-port=0", "--flush-timeout=60s",
+             f"--sink={_dsn(db, 'ke', NASTY_PW, 'schema=v2')}", stdin=True)
+    k.feed(event_list(_events(n, "st")))
+    mkey = '{sink="mysql[0]",type="mysql"}'
+    wait_until(lambda: k.metric("eventer_sink_matched_total" + mkey) == n, 180, msg="every event offered")
+    m = k.metrics()
+    dropped = m["eventer_sink_dropped_total" + mkey]
+    queued = n - dropped
+    check(0 < queued < n, f"queued {queued}, dropped {dropped}")
+    check(m["eventer_sink_queue_bytes" + mkey] <= 2 << 20, "within queue_bytes")
+    if not sanitized():
+        with open(f"/proc/{k.proc.pid}/status") as f:
+            hwm = int(next(line for line in f if line.startswith("VmHWM")).split()[1])
+        check(hwm <= 8 * 1024, f"peak RSS {hwm} KiB > 8 MiB")
+    attempts = k.count_log("cannot connect")
+    check(attempts <= 12, f"{attempts} connection attempts: backing off, not spinning")
+    db.start()
+    wait_until(lambda: _sent(k) == queued, 120, msg="the queued events stored")
+    eq(db.value("SELECT COUNT(*) FROM k8s.kube_event"), str(int(queued)))
+    eq(db.value("SELECT COUNT(DISTINCT event_id) FROM k8s.kube_event"), str(int(queued)))
+    k.close_stdin()
+    eq(k.stop(), 0)
