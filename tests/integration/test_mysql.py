@@ -586,3 +586,110 @@ def test_storm_with_the_server_down_stays_bounded(t):
     eq(db.value("SELECT COUNT(DISTINCT event_id) FROM k8s.kube_event"), str(int(queued)))
     k.close_stdin()
     eq(k.stop(), 0)
+
+
+def _scripted_server(t, script):
+    """A server on loopback that, per connection, plays script(conn) (a function given the socket
+    and helpers); returns its port."""
+    import socket
+    import threading
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen(8)
+    t.cleanup(s.close)
+
+    def serve():
+        while True:
+            try:
+                c, _ = s.accept()
+            except OSError:
+                return
+            threading.Thread(target=lambda: _play(c, script), daemon=True).start()
+    threading.Thread(target=serve, daemon=True).start()
+    return s.getsockname()[1]
+
+
+def _play(c, script):
+    def pkt(seq, payload):
+        c.sendall(len(payload).to_bytes(3, "little") + bytes([seq]) + payload)
+
+    def read():
+        h = b""
+        while len(h) < 4:
+            d = c.recv(4 - len(h))
+            if not d:
+                raise EOFError
+            h += d
+        n = int.from_bytes(h[:3], "little")
+        p = b""
+        while len(p) < n:
+            d = c.recv(n - len(p))
+            if not d:
+                raise EOFError
+            p += d
+        return p
+    try:
+        script(pkt, read)
+    except (EOFError, OSError):
+        pass
+    finally:
+        c.close()
+
+
+GREETING = (b"\x0a8.0.36-scripted\x00\x01\x00\x00\x00ABCDEFGH\x00\xff\xf7\xff\x02\x00\xff\xdf\x15" + b"\x00" * 10 +
+            b"IJKLMNOPQRST\x00mysql_native_password\x00")
+
+
+def test_odd_servers_are_clear_errors(t):
+    """What is not a MySQL server, a plugin we do not speak, and an INSERT answered with a result
+    set: each a clear log line, and nothing spins or crashes."""
+    cases = []
+
+    def not_mysql(pkt, read):
+        pkt(0, b"HTTP/1.1 400 Bad Request")
+    cases.append((not_mysql, r"cannot connect to .*: not a MySQL server \(protocol version 72, want 10\)"))
+
+    def ed25519(pkt, read):
+        pkt(0, GREETING)
+        read()
+        pkt(2, b"\xfeclient_ed25519\x00" + b"x" * 32 + b"\x00")
+        read()
+    cases.append((ed25519, r"cannot connect to .*: the server wants auth plugin client_ed25519, which is not "
+                           r"supported"))
+
+    def old_password(pkt, read):
+        pkt(0, GREETING)
+        read()
+        pkt(2, b"\xfe")
+        read()
+    cases.append((old_password, r"the server wants auth plugin mysql_old_password, which is not supported"))
+
+    answered = []
+
+    def result_set(pkt, read):
+        pkt(0, GREETING)
+        read()
+        pkt(2, b"\x00\x00\x00\x02\x00\x00\x00")
+        while True:
+            q = read()
+            if q.startswith(b"\x03INSERT"):
+                if not answered:
+                    answered.append(1)
+                    pkt(1, b"\x01")          # a column count: a result set, not what INSERT answers
+                else:
+                    pkt(1, b"\x00\x02\x00\x02\x00\x00\x00")
+    for script, says in cases:
+        port = _scripted_server(t, script)
+        k = t.ke("--source=file:-", "--healthz-ip=127.0.0.1", "--healthz-port=0",
+                 f"--sink=mysql:?ke:pw@tcp(127.0.0.1:{port})/k8s", stdin=True)
+        k.wait_log(says, 30)
+        k.close_stdin()
+        eq(k.stop(), 0)
+    port = _scripted_server(t, result_set)
+    k = t.ke("--source=file:-", "--healthz-ip=127.0.0.1", "--healthz-port=0", "--flush-timeout=30s",
+             f"--sink=mysql:?ke:pw@tcp(127.0.0.1:{port})/k8s", stdin=True)
+    k.feed(event_list(_events(2, "rs")))
+    k.wait_log(r"sink mysql\[0\]: unexpected answer to INSERT: 0 of 2 delivered, 2 to retry", 30)
+    wait_until(lambda: _sent(k) == 2, 30, msg="the retry on a new connection")
+    k.close_stdin()
+    eq(k.stop(), 0)
