@@ -48,4 +48,14 @@ void crypto_pbkdf2_hmac(enum crypto_hash h, const void *password, size_t pwlen, 
 /* n bytes from the kernel's CSPRNG (getrandom). 0, or -1 when it cannot give them. */
 int crypto_random(void *p, size_t n);
 
+/* --- for the mysql sink's auth plugins --- */
+void sha1(const void *data, size_t n, uint8_t out[20]);
+/*
+ * Encrypt in[0..n) with RSA-OAEP (SHA-1, MGF1-SHA-1, no label) under the
+ * RSA public key in pem[0..pemlen) ("BEGIN PUBLIC KEY" or "BEGIN RSA PUBLIC
+ * KEY"); the ciphertext is appended to out. 0, or -1 with err.
+ */
+int rsa_oaep_sha1_encrypt(const char *pem, size_t pemlen, const void *in, size_t n, struct buf *out,
+                          char *err, size_t errlen);
+
 #endif

@@ -66,7 +66,11 @@ bool net_tls_active(const struct net *c);
 /* Close with "timed out" unless net_deadline() is called again within ms; 0 = no deadline. */
 void net_deadline(struct net *c, int64_t ms);
 
-/* Close now (TLS close_notify, best effort); no callbacks afterwards. NULL is fine. */
+/*
+ * Close now: bytes still queued are written if the socket takes them at
+ * once, then TLS close_notify (both best effort); no callbacks afterwards.
+ * NULL is fine.
+ */
 void net_close(struct net *c);
 
 #endif

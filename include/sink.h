@@ -110,6 +110,7 @@ struct sink_type {
 	const char *default_rate;     /* e.g. "20/1m" for robots, NULL = unlimited */
 	unsigned default_batch;       /* items per request; 0 = 1 (no batching) */
 	size_t max_response;          /* HTTP response ceiling; 0 = 64 KiB */
+	bool dsn;                     /* the URI is "key:?" + a go-sql-driver DSN (uri_parse_dsn) */
 	/* Parse type parameters from u into s->impl. 0, or -1 with err. */
 	int (*create)(struct sink *s, struct uri *u, char *err, size_t errlen);
 	/*

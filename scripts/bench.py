@@ -9,8 +9,11 @@ except the pipeline micro-benchmark, which links the same library.
 
 --only backpressure: only the watch bursts to a webhook answering after 0, 10 and 40 ms.
 --only datasinks: only the data sinks' bursts (data_sink_burst(): n events through
---source=file:- into tests/bench/datahole.py, which speaks InfluxDB's, Elasticsearch's and
-SLS's HTTP APIs); a sink the binary does not know yet is skipped with a message.
+--source=file:- into a loopback sinkhole speaking the sink's protocol: tests/bench/datahole.py for
+InfluxDB, Elasticsearch, Honeycomb and SLS, tests/bench/kafkahole.py for Kafka,
+tests/emu/mysqlemu.py for MySQL (it counts the rows of each INSERT); and the mysql sink into a
+real MariaDB, when Debian's mariadb-server is installed); a sink the binary does not know yet is
+skipped with a message.
 """
 import gzip
 import json
@@ -140,22 +143,24 @@ class SinkNotRecognized(Exception):
     """The binary has no such sink yet (exit 2, "Sink not recognized")."""
 
 
-DATA_SINKS = (("influxdb", "influxdb:http://127.0.0.1:{port}?db=k8s"),
-              ("elasticsearch", "elasticsearch:http://127.0.0.1:{port}?index=heapster"),
-              ("honeycomb", "honeycomb:?apihost=http://127.0.0.1:{port}&writekey=bench&dataset=heapster"),
+DATAHOLE = os.path.join(ROOT, "tests", "bench", "datahole.py")
+KAFKAHOLE = os.path.join(ROOT, "tests", "bench", "kafkahole.py")
+MYSQLEMU = os.path.join(ROOT, "tests", "emu", "mysqlemu.py")
+DATA_SINKS = (("influxdb", "influxdb:http://127.0.0.1:{port}?db=k8s", DATAHOLE),
+              ("elasticsearch", "elasticsearch:http://127.0.0.1:{port}?index=heapster", DATAHOLE),
+              ("honeycomb", "honeycomb:?apihost=http://127.0.0.1:{port}&writekey=bench&dataset=heapster", DATAHOLE),
               ("sls", "sls:http://127.0.0.1:{port}?project=bench&logStore=events&regionId=cn-bench"
-                      "&accessKeyId=BenchKeyId&accessKeySecret=BenchKeySecret"),
-              ("kafka", "kafka:?brokers=127.0.0.1:{port}"))
-# The sinkhole speaking each kind's protocol (tests/bench/): HTTP ones in datahole.py.
-HOLES = {"kafka": "kafkahole.py"}
+                      "&accessKeyId=BenchKeyId&accessKeySecret=BenchKeySecret", DATAHOLE),
+              ("kafka", "kafka:?brokers=127.0.0.1:{port}", KAFKAHOLE),
+              ("mysql", "mysql:?ke:pw@tcp(127.0.0.1:{port})/k8s", MYSQLEMU))
 
 
-def datahole(n, timeout, script="datahole.py"):
-    """tests/bench/datahole.py on CPU 1 -> (process, port, state); it keeps answering until
-    terminated (or `timeout` s), so the binary's last requests never meet a closed port.
+def datahole(n, timeout, script=DATAHOLE):
+    """tests/bench/datahole.py (or another sinkhole printing the same lines) on CPU 1 ->
+    (process, port, state); it keeps answering until terminated (or `timeout` s), so the
+    binary's last requests never meet a closed port.
     state: {"total", "last_ns", "done": set at n events or when the datahole ends}."""
-    p = subprocess.Popen([sys.executable, os.path.join(ROOT, "tests", "bench", script),
-                          "--timeout", str(timeout)],
+    p = subprocess.Popen([sys.executable, script, "--timeout", str(timeout)],
                          stdout=subprocess.PIPE, text=True, preexec_fn=pinned(1))
     first = p.stdout.readline().split()
     if len(first) != 3 or first[0] != "listening":
@@ -175,7 +180,7 @@ def datahole(n, timeout, script="datahole.py"):
     return p, int(first[2]), st
 
 
-def data_sink_burst(kind, n, sink_uri_fmt, timeout=120):
+def data_sink_burst(kind, n, sink_uri_fmt, timeout=120, hole_script=DATAHOLE):
     """n events through build/kube-eventer --source=file:- into a datahole speaking `kind`'s protocol.
 
     sink_uri_fmt has "{port}" for the datahole's port. Returns (events/s from the first
@@ -183,7 +188,7 @@ def data_sink_burst(kind, n, sink_uri_fmt, timeout=120):
     peak RSS KiB). Raises SinkNotRecognized when the binary has no such sink (exit 2),
     RuntimeError when fewer than n events arrive within `timeout` seconds."""
     data = event_list(n, f"{kind}-burst")
-    hole, port, st = datahole(n, timeout + 30, HOLES.get(kind, "datahole.py"))
+    hole, port, st = datahole(n, timeout + 30, hole_script)
     ke = None
     try:
         ke = subprocess.Popen([BIN, "--source=file:-", "--healthz-ip=127.0.0.1", "--healthz-port=0",
@@ -248,27 +253,88 @@ def data_sink_burst(kind, n, sink_uri_fmt, timeout=120):
             hole.wait(10)
 
 
+def mariadb_burst(n, timeout=180):
+    """n events through the mysql sink into a real MariaDB (tests/integration/mariadb.py, pinned
+    to CPU 1) -> (events/s until COUNT(*) reached n, kube-eventer's CPU s, peak RSS KiB).
+    The server's own work (InnoDB) is most of the time here: a figure of the whole, not a bar.
+    The queue may hold the whole burst: a server slower than the input is not a fast drainer,
+    so the source is not paused and the default 2 MiB queue would overflow (counted drops)."""
+    sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
+    import mariadb
+    db = mariadb.MariaDB()
+    try:
+        db.start()
+        if SPLIT:
+            os.sched_setaffinity(db.proc.pid, {1})
+        db.sql("CREATE DATABASE k8s")
+        db.create_user("ke", "pw", grants=["ALL ON k8s.*"])
+        with open(os.path.join(ROOT, "configs", "mysql", "v2.sql")) as f:
+            db.sql(f.read(), db="k8s")
+        data = event_list(n, "mariadb-burst")
+        ke = subprocess.Popen([BIN, "--source=file:-", "--healthz-ip=127.0.0.1", "--healthz-port=0",
+                               f"--sink=mysql:?ke:pw@tcp(127.0.0.1:{db.port})/k8s?schema=v2"
+                               "&queue_size=100000&queue_bytes=268435456",
+                               "--flush-timeout=120s"],
+                              stdin=subprocess.PIPE, stderr=open(os.path.join(db.dir, "ke.log"), "wb"),
+                              preexec_fn=pinned(0))
+        time.sleep(0.5)
+        hwm = [0]
+
+        def sample():
+            while ke.poll() is None:
+                try:
+                    hwm[0] = max(hwm[0], rss_kib(ke.pid)[1])
+                except (OSError, KeyError, ValueError):
+                    break
+                time.sleep(0.01)
+        threading.Thread(target=sample, daemon=True).start()
+        t0 = time.monotonic()
+        ke.stdin.write(data)
+        ke.stdin.close()
+        _, cpu = run_wait(ke)    # it exits once the last batch is stored (--flush-timeout)
+        dt = time.monotonic() - t0
+        got = int(db.value("SELECT COUNT(*) FROM k8s.kube_event"))
+        if got != n:
+            with open(os.path.join(db.dir, "ke.log"), errors="replace") as f:
+                warn = [line for line in f if "level=warn" in line or "level=error" in line]
+            raise RuntimeError(f"mariadb: {got} of {n} rows stored\n{''.join(warn[:10])}")
+        return n / dt, cpu, hwm[0]
+    finally:
+        db.close()
+
+
 def data_sinks():
     """The data sinks' burst figures (--only datasinks), median of 3 bursts each."""
     if SPLIT:
         os.sched_setaffinity(0, {1})
         print("  (bursts: kube-eventer pinned to CPU 0, the datahole and this script to CPU 1)")
     n = 2000 if QUICK else 20000
-    for kind, fmt in DATA_SINKS:
+    for kind, fmt, hole in DATA_SINKS:
         runs = []
         try:
             for _ in range(3):
-                runs.append(data_sink_burst(kind, n, fmt))
+                runs.append(data_sink_burst(kind, n, fmt, hole_script=hole))
         except SinkNotRecognized as e:
             print(f"  {kind}: skipped, this build has no {kind} sink yet ({e})", flush=True)
             continue
         rate = sorted(r[0] for r in runs)
         per = sorted(r[1] / n * 1e6 for r in runs)
-        row(f"{n}-event burst to a loopback {kind} (datahole), median of 3",
+        row(f"{n}-event burst to a loopback {kind} ({os.path.basename(hole)[:-3]}), median of 3",
             f"{statistics.median(rate):,.0f} events/s (range {rate[0]:,.0f}-{rate[-1]:,.0f}), "
             f"{statistics.median(per):.1f} µs CPU/event (range {per[0]:.1f}-{per[-1]:.1f}), "
             f"peak RSS {max(r[2] for r in runs) / 1024:.2f} MiB",
             ">= 50 000 events/s, <= 20 µs/event")
+    try:
+        runs = [mariadb_burst(n) for _ in range(3)]
+    except Exception as e:  # (no mariadb-server here: the figure is informative, not a bar)
+        print(f"  mysql into a real MariaDB: skipped ({str(e).splitlines()[0]})", flush=True)
+        return
+    rate = sorted(r[0] for r in runs)
+    per = sorted(r[1] / n * 1e6 for r in runs)
+    row(f"{n}-event burst through the mysql sink into a real MariaDB 10.11 (schema=v2, stored), median of 3",
+        f"{statistics.median(rate):,.0f} events/s (range {rate[0]:,.0f}-{rate[-1]:,.0f}), "
+        f"{statistics.median(per):.1f} µs CPU/event (range {per[0]:.1f}-{per[-1]:.1f}), "
+        f"peak RSS {max(r[2] for r in runs) / 1024:.2f} MiB", "(the server's work included)")
 
 
 def print_table():

@@ -24,6 +24,11 @@ command -v kcat >/dev/null || need+=(kcat)
 # ... and librdkafka through Python, an independent producer for kafkahole.py's self-test
 # (tests/emu/test_kafkahole_selftest.py runs it with /usr/bin/python3, which sees Debian's modules).
 /usr/bin/python3 -c 'import confluent_kafka' 2>/dev/null || need+=(python3-confluent-kafka)
+# MariaDB 10.11 (Debian's mariadb-server, with the mariadb client): the real peer of the
+# mysql sink's tests (tests/integration/mariadb.py runs its own mariadbd on a free loopback
+# port with a throwaway datadir; the tests read rows back with the mariadb client).
+[ -x /usr/sbin/mariadbd ] || need+=(mariadb-server)
+command -v mariadb >/dev/null || need+=(mariadb-client)
 # Python: the tests use the standard library only, so no python3-* package is needed
 # (Debian's would be seen by /usr/bin/python3 alone, not by another python3 on PATH).
 if [ ${#need[@]} -gt 0 ]; then

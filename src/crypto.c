@@ -1,17 +1,22 @@
-/* crypto.c -- base64, hashes, HMACs and AES-CBC over mbedTLS. */
+/* crypto.c -- base64, hashes, HMACs, AES-CBC and RSA-OAEP over mbedTLS. */
 #include "crypto.h"
 
+#include <errno.h>
 #include <mbedtls/aes.h>
 #include <mbedtls/base64.h>
+#include <mbedtls/error.h>
 #include <mbedtls/md.h>
 #include <mbedtls/md5.h>
+#include <mbedtls/pk.h>
 #include <mbedtls/platform_util.h>
+#include <mbedtls/rsa.h>
+#include <mbedtls/sha1.h>
 #include <mbedtls/sha256.h>
-#include <errno.h>
-#include <sys/random.h>
-#include <sys/types.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <sys/types.h>
 
 int base64_encode(struct buf *b, const void *src, size_t n)
 {
@@ -179,4 +184,64 @@ int crypto_random(void *p, size_t n)
 		n -= (size_t)r;
 	}
 	return 0;
+}
+
+/* --- mysql: SHA-1 (mysql_native_password), RSA-OAEP (caching_sha2_password) --- */
+
+void sha1(const void *data, size_t n, uint8_t out[20])
+{
+	mbedtls_sha1(data, n, out);
+}
+
+/* OAEP's random seed, straight from the kernel. */
+static int os_random(void *ctx, unsigned char *p, size_t n)
+{
+	(void)ctx;
+	return crypto_random(p, n) == 0 ? 0 : MBEDTLS_ERR_RSA_RNG_FAILED;
+}
+
+int rsa_oaep_sha1_encrypt(const char *pem, size_t pemlen, const void *in, size_t n, struct buf *out,
+                          char *err, size_t errlen)
+{
+	mbedtls_pk_context pk;
+	char m[128];
+	int r = -1;
+	/* mbedTLS reads PEM up to a NUL it counts in the length */
+	char *z = xmalloc(pemlen + 1);
+	memcpy(z, pem, pemlen);
+	z[pemlen] = '\0';
+	mbedtls_pk_init(&pk);
+	int e = mbedtls_pk_parse_public_key(&pk, (const unsigned char *)z, pemlen + 1);
+	if (e != 0) {
+		mbedtls_strerror(e, m, sizeof m);
+		snprintf(err, errlen, "the server's public key: %s", m);
+		goto out;
+	}
+	if (!mbedtls_pk_can_do(&pk, MBEDTLS_PK_RSA)) {
+		snprintf(err, errlen, "the server's public key is not an RSA key");
+		goto out;
+	}
+	mbedtls_rsa_context *rsa = mbedtls_pk_rsa(pk);
+	size_t klen = mbedtls_rsa_get_len(rsa);
+	if (klen < 2 * 20 + 2 || n > klen - 2 * 20 - 2) {
+		snprintf(err, errlen, "the password is too long for the server's %zu-bit RSA key", klen * 8);
+		goto out;
+	}
+	unsigned char *ct = xmalloc(klen);
+	e = mbedtls_rsa_set_padding(rsa, MBEDTLS_RSA_PKCS_V21, MBEDTLS_MD_SHA1);
+	if (e == 0)
+		e = mbedtls_rsa_rsaes_oaep_encrypt(rsa, os_random, NULL, NULL, 0, n, in, ct);
+	if (e != 0) {
+		mbedtls_strerror(e, m, sizeof m);
+		snprintf(err, errlen, "RSA encryption: %s", m);
+	} else if (buf_append(out, ct, klen) < 0) {
+		snprintf(err, errlen, "RSA encryption: no room");
+	} else {
+		r = 0;
+	}
+	free(ct);
+out:
+	mbedtls_pk_free(&pk);
+	free(z);
+	return r;
 }

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "buf.h"
+#include "uri.h"
 
 enum log_level log_threshold = LOG_INFO;
 static enum log_format log_fmt = LOG_TEXT;
@@ -146,6 +147,50 @@ static void mask_userinfo(struct buf *b, const char *p, const char *end)
 	buf_append(b, at, (size_t)(end - at));
 }
 
+/* Append the query [p, qend) (p at its '?') with secret values masked. */
+static void redact_query(struct buf *b, const char *p, const char *qend)
+{
+	while (p < qend) {
+		buf_putc(b, *p++); /* '?' or '&' */
+		const char *kv_end = memchr(p, '&', (size_t)(qend - p));
+		if (!kv_end)
+			kv_end = qend;
+		const char *eq = memchr(p, '=', (size_t)(kv_end - p));
+		if (eq && is_secret_name(p, (size_t)(eq - p))) {
+			buf_append(b, p, (size_t)(eq - p + 1));
+			buf_puts(b, "***");
+		} else if (eq) {
+			/* a URL as a value (nodes=https://user:pass@host) */
+			buf_append(b, p, (size_t)(eq - p + 1));
+			mask_userinfo(b, eq + 1, kv_end);
+		} else {
+			buf_append(b, p, (size_t)(kv_end - p));
+		}
+		p = kv_end;
+	}
+}
+
+/*
+ * A go-sql-driver DSN (the mysql sink's "?user:password@tcp(host)/db?params"):
+ * the password masked, wherever '#', '?', '&' or '%' are in it. False when
+ * s is no DSN with a password.
+ */
+static bool redact_dsn(struct buf *b, const char *s)
+{
+	struct uri_dsn d;
+	const char *dsn = s[0] == '?' ? s + 1 : s;
+	size_t n = strlen(dsn);
+	if (uri_split_dsn(dsn, n, &d) < 0 || !d.has_password)
+		return false;
+	const char *pass_end = dsn + d.pass_off + d.pass_len;
+	const char *params = d.has_params ? dsn + d.params_off - 1 : dsn + n;
+	buf_append(b, s, (size_t)(dsn - s) + d.pass_off);
+	buf_puts(b, "***");
+	buf_append(b, pass_end, (size_t)(params - pass_end));
+	redact_query(b, params, dsn + n);
+	return true;
+}
+
 char *log_redact_url(const char *url, char *out, size_t n)
 {
 	struct buf b = BUF_INIT(n ? n - 1 : 0);
@@ -157,6 +202,8 @@ char *log_redact_url(const char *url, char *out, size_t n)
 
 	if (n == 0)
 		return out;
+	if (redact_dsn(&b, url))
+		goto out;
 	/* userinfo: scheme://user:pass@host */
 	if (scheme && scheme < end) {
 		const char *auth = scheme + 3;
@@ -189,28 +236,9 @@ char *log_redact_url(const char *url, char *out, size_t n)
 			buf_append(&b, seg, (size_t)(segend - seg));
 		p = segend;
 	}
-	if (q) {
-		const char *qend = frag ? frag : q + strlen(q);
-		p = q;
-		while (p < qend) {
-			buf_putc(&b, *p++); /* '?' or '&' */
-			const char *kv_end = memchr(p, '&', (size_t)(qend - p));
-			if (!kv_end)
-				kv_end = qend;
-			const char *eq = memchr(p, '=', (size_t)(kv_end - p));
-			if (eq && is_secret_name(p, (size_t)(eq - p))) {
-				buf_append(&b, p, (size_t)(eq - p + 1));
-				buf_puts(&b, "***");
-			} else if (eq) {
-				/* a URL as a value (nodes=https://user:pass@host) */
-				buf_append(&b, p, (size_t)(eq - p + 1));
-				mask_userinfo(&b, eq + 1, kv_end);
-			} else {
-				buf_append(&b, p, (size_t)(kv_end - p));
-			}
-			p = kv_end;
-		}
-	}
+	if (q)
+		redact_query(&b, q, frag ? frag : q + strlen(q));
+out:;
 	size_t len = b.len < n - 1 ? b.len : n - 1;
 	if (len)
 		memcpy(out, b.data, len);

@@ -544,6 +544,15 @@ void net_close(struct net *c)
 {
 	if (!c)
 		return;
+	/* what is queued (a goodbye: MySQL's COM_QUIT) goes out if the socket takes it now */
+	char err[128];
+	while (c->st == ST_OPEN && c->out.len && !c->tls_wants) {
+		ssize_t w = c->tls ? tls_write(c->tls, c->out.data, c->out.len, err, sizeof err)
+		                   : send(c->fd, c->out.data, c->out.len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (w <= 0)
+			break;
+		buf_consume(&c->out, (size_t)w);
+	}
 	drop_socket(c);
 	c->st = ST_DEAD;
 	release(c);

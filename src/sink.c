@@ -241,11 +241,19 @@ static struct sink *create(const struct sink_type *t, struct uri *u, size_t inde
 	return s;
 }
 
+/* A URL, or "?" + a DSN whose password may hold any character (t->dsn). */
+static int parse_value(const struct sink_type *t, const char *value, struct uri *u, char *err, size_t errlen)
+{
+	if (t && t->dsn)
+		return uri_parse_dsn(value, u, err, errlen);
+	return uri_parse(value, u, err, errlen);
+}
+
 struct sink *sink_create_as(const struct sink_type *t, const char *value, size_t index, int64_t max_flush_ms,
                             struct buf *unknown, char *err, size_t errlen)
 {
 	struct uri u;
-	if (uri_parse(value, &u, err, errlen) < 0)
+	if (parse_value(t, value, &u, err, errlen) < 0)
 		return NULL;
 	struct sink *s = create(t, &u, index, max_flush_ms, unknown, err, errlen);
 	uri_free(&u);
@@ -256,7 +264,9 @@ struct sink *sink_create(const char *value, size_t index, int64_t max_flush_ms, 
                          char *err, size_t errlen)
 {
 	struct uri u;
-	if (uri_parse(value, &u, err, errlen) < 0)
+	char key[64]; /* the key decides how the rest is read */
+	snprintf(key, sizeof key, "%.*s", (int)strcspn(value, ":"), value);
+	if (parse_value(sink_type_find(key), value, &u, err, errlen) < 0)
 		return NULL;
 	const struct sink_type *t = sink_type_find(u.key);
 	struct sink *s = NULL;

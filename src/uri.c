@@ -239,6 +239,114 @@ fail:
 	return -1;
 }
 
+/* The network part at p: [net][(addr)]"/"; its length up to and including the '/', or 0. */
+static size_t dsn_net_part(const char *p, const char *end, bool need_known)
+{
+	static const char *const nets[] = { "", "tcp", "tcp4", "tcp6", "unix" };
+	size_t i = 0;
+	while (p + i < end && isalnum((unsigned char)p[i]))
+		i++;
+	bool known = false;
+	for (size_t k = 0; k < ARRAY_LEN(nets); k++)
+		known |= strlen(nets[k]) == i && strncmp(p, nets[k], i) == 0;
+	if (need_known && !known)
+		return 0;
+	if (p + i < end && p[i] == '(') {
+		const char *close = p + i + 1;
+		while (close < end && *close != ')' && *close != '(')
+			close++;
+		if (close >= end || *close != ')')
+			return 0;
+		i = (size_t)(close - p) + 1;
+	}
+	return p + i < end && p[i] == '/' ? i + 1 : 0;
+}
+
+int uri_split_dsn(const char *dsn, size_t n, struct uri_dsn *d)
+{
+	const char *end = dsn + n, *rest = dsn;
+	memset(d, 0, sizeof *d);
+	/* userinfo: up to the last '@' followed by a network part */
+	for (size_t j = n; j-- > 0;) {
+		if (dsn[j] == '@' && dsn_net_part(dsn + j + 1, end, true)) {
+			const char *colon = memchr(dsn, ':', j);
+			d->has_userinfo = true;
+			d->user_len = colon ? (size_t)(colon - dsn) : j;
+			if (colon) {
+				d->has_password = true;
+				d->pass_off = d->user_len + 1;
+				d->pass_len = j - d->pass_off;
+			}
+			rest = dsn + j + 1;
+			break;
+		}
+	}
+	size_t np = dsn_net_part(rest, end, false);
+	if (!np)
+		return -1;
+	d->net_off = (size_t)(rest - dsn);
+	while (d->net_len < np - 1 && isalnum((unsigned char)rest[d->net_len]))
+		d->net_len++;
+	if (rest[d->net_len] == '(') {
+		d->has_addr = true;
+		d->addr_off = d->net_off + d->net_len + 1;
+		d->addr_len = np - 1 - d->net_len - 2;
+	}
+	d->db_off = (size_t)(rest - dsn) + np;
+	const char *q = memchr(dsn + d->db_off, '?', n - d->db_off);
+	d->db_len = (size_t)((q ? q : end) - (dsn + d->db_off));
+	d->has_params = q != NULL;
+	d->params_off = q ? (size_t)(q - dsn) + 1 : n;
+	return 0;
+}
+
+int uri_parse_dsn(const char *value, struct uri *u, char *err, size_t errlen)
+{
+	memset(u, 0, sizeof *u);
+	if (strlen(value) > URI_MAX) {
+		snprintf(err, errlen, "value longer than %d bytes", URI_MAX);
+		return -1;
+	}
+	const char *colon = strchr(value, ':');
+	size_t klen = colon ? (size_t)(colon - value) : strlen(value);
+	if (klen == 0) {
+		snprintf(err, errlen, "missing uri key");
+		return -1;
+	}
+	u->key = xstrndup(value, klen);
+	u->rest = uri_expand_env(colon ? colon + 1 : "");
+	const char *dsn = u->rest[0] == '?' ? u->rest + 1 : u->rest;
+	size_t n = strlen(dsn);
+	struct uri_dsn d;
+	if (n == 0) {
+		snprintf(err, errlen, "missing the DSN: give %s:?user:password@tcp(host:3306)/database",
+		         u->key);
+		goto fail;
+	}
+	if (uri_split_dsn(dsn, n, &d) < 0) {
+		snprintf(err, errlen,
+		         "the DSN is not [user[:password]@][tcp(host[:port])]/database[?params] "
+		         "(is the address inside tcp(...), and a '/' before the database name?)");
+		goto fail;
+	}
+	u->userinfo = xstrndup(dsn, d.has_password ? d.pass_off + d.pass_len : d.user_len);
+	u->scheme = xstrndup(dsn + d.net_off, d.net_len);
+	u->host = xstrndup(dsn + d.addr_off, d.addr_len);
+	u->path = uri_unescape(dsn + d.db_off, d.db_len, false);
+	u->base = xstrdup("");
+	u->fragment = xstrdup("");
+	if (!u->path) {
+		snprintf(err, errlen, "invalid percent escape in the database name");
+		goto fail;
+	}
+	if (d.has_params && parse_query(u, dsn + d.params_off, n - d.params_off, err, errlen) < 0)
+		goto fail;
+	return 0;
+fail:
+	uri_free(u);
+	return -1;
+}
+
 void uri_free(struct uri *u)
 {
 	for (size_t i = 0; i < u->nparams; i++) {

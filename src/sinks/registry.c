@@ -6,11 +6,11 @@
 #include "sink.h"
 
 extern const struct sink_type sink_webhook, sink_dingtalk, sink_wechat, sink_log, sink_stdout,
-    sink_elasticsearch, sink_influxdb, sink_honeycomb, sink_sls, sink_kafka;
+    sink_elasticsearch, sink_influxdb, sink_honeycomb, sink_sls, sink_kafka, sink_mysql;
 
 const struct sink_type *const sink_types[] = {
 	&sink_webhook,  &sink_dingtalk,  &sink_wechat, &sink_log,   &sink_stdout, &sink_elasticsearch,
-	&sink_influxdb, &sink_honeycomb, &sink_sls,    &sink_kafka, NULL,
+	&sink_influxdb, &sink_honeycomb, &sink_sls,    &sink_kafka, &sink_mysql,  NULL,
 };
 
 const struct sink_type *sink_type_find(const char *key)

@@ -294,7 +294,25 @@ static void bad_addresses_are_refused_at_once(void)
 	teardown();
 }
 
+/* What was queued just before net_close() still goes out (MySQL's COM_QUIT). */
+static void close_sends_what_is_queued(void)
+{
+	setup();
+	server(ECHO);
+	CHECK(open_to("127.0.0.1", t.port, 0, 0));
+	RUN_UNTIL(t.opened);
+	RUN_UNTIL(t.cfd >= 0);
+	CHECK_INT(net_send(t.c, "bye", 3), 0);
+	net_close(t.c);
+	t.c = NULL;
+	RUN_UNTIL(t.echoed == 3);
+	CHECK_INT(t.echoed, 3);
+	CHECK_INT(t.closed, 0); /* and no callback */
+	teardown();
+}
+
 const struct test_case test_net[] = {
+	TEST(close_sends_what_is_queued),
 	TEST(connects_sends_and_receives_in_pieces),
 	TEST(a_name_is_resolved_off_the_loop),
 	TEST(refused_is_reported_once),
