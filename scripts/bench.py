@@ -309,7 +309,9 @@ def data_sinks():
         os.sched_setaffinity(0, {1})
         print("  (bursts: kube-eventer pinned to CPU 0, the datahole and this script to CPU 1)")
     n = 2000 if QUICK else 20000
-    for kind, fmt, hole in DATA_SINKS:
+    only = os.environ.get("KE_BENCH_SINKS")     # e.g. "influxdb,elasticsearch"
+    chosen = [d for d in DATA_SINKS if not only or d[0] in only.split(",")]
+    for kind, fmt, hole in chosen:
         runs = []
         try:
             for _ in range(3):
