@@ -463,14 +463,27 @@ static bool drains_fast(const struct sink *s)
 	return now - s->last_ok_ms <= FAST_MS + s->last_rtt_ms;
 }
 
-/* The high-water mark: two full batches, but never past half the queue bounds. */
+/*
+ * Flow control, per sink. The source pauses when two full batches wait, or
+ * when what is held (queued and in flight) reaches three quarters of the
+ * bounds: the rest of a read already in hand (a 64 KiB chunk, a watch
+ * frame) must still fit. It resumes when less than a batch waits and what
+ * is held is back under five eighths.
+ */
+static bool held_above(const struct sink *s, size_t num, size_t den)
+{
+	size_t items = (s->cfg.queue_events * num + den - 1) / den; /* bounds <= 2^30: no overflow */
+	size_t bytes = (s->cfg.queue_bytes * num + den - 1) / den;
+	return s->qlen + s->inflight_items >= items || s->qbytes + s->inflight_bytes >= bytes;
+}
+
 static bool above_high_water(const struct sink *s)
 {
 	size_t items = MAX((size_t)PAUSE_HIGH, 2 * (size_t)s->cfg.batch_items);
 	size_t bytes = MAX((size_t)PAUSE_HIGH_BYTES, 2 * s->cfg.batch_bytes);
 	items = MIN(items, s->cfg.queue_events / 2);
 	bytes = MIN(bytes, s->cfg.queue_bytes / 2);
-	return s->qlen >= items || s->qbytes >= bytes;
+	return s->qlen >= items || s->qbytes >= bytes || held_above(s, 3, 4);
 }
 
 bool sink_wants_pause(const struct sink *s)
@@ -481,7 +494,8 @@ bool sink_wants_pause(const struct sink *s)
 bool sink_allows_resume(const struct sink *s)
 {
 	size_t low = MAX((size_t)PAUSE_LOW, (size_t)s->cfg.batch_items);
-	return s->qlen <= MIN(low, s->cfg.queue_events / 4) || !drains_fast(s);
+	bool below = s->qlen <= MIN(low, s->cfg.queue_events / 4) && !held_above(s, 5, 8);
+	return below || !drains_fast(s);
 }
 
 void sink_discard(struct sink *s)

@@ -449,6 +449,45 @@ static void pause_when_above_high_water_and_draining_fast(void)
 	teardown(s);
 }
 
+/* Full batches in flight count: the source pauses with a quarter of the
+ * bounds still free for the rest of a read already in hand. */
+static void pause_leaves_room_beside_what_is_in_flight(void)
+{
+	/* 64 KiB bounds, 16 KiB batches, 2 in flight: the queue high-water
+	 * alone (32 KiB) would leave no room at all */
+	struct sink *s = setup(&fake_type, "queue_bytes=65536&batch_size=1000&batch_bytes=16384"
+	                                   "&flush_interval=1s&concurrency=2");
+	CHECK(s);
+	for (int i = 0; i < 16; i++) /* items of 1 KiB: "f #1" and 1020 spaces */
+		offer(s, "f", 1020);
+	advance(0);
+	advance(10);
+	finish(s, DELIVERY_OK, NULL); /* a success: draining fast */
+	for (int i = 0; i < 32; i++)
+		offer(s, "f", 1020);
+	advance(0);
+	CHECK_INT(ft.nopen, 2); /* 32 KiB in flight */
+	int before_pause = 0;
+	while (!sink_wants_pause(s) && before_pause < 64) {
+		offer(s, "f", 1020);
+		before_pause++;
+	}
+	CHECK(sink_wants_pause(s));
+	CHECK_INT(before_pause, 16); /* held reached 48 KiB; the queue alone would wait for 32 */
+	CHECK_INT(s->stats.dropped, 0);
+	for (int i = 0; i < 12; i++) /* the rest of a 12 KiB read still fits */
+		offer(s, "f", 1020);
+	CHECK_INT(s->stats.dropped, 0);
+	CHECK(!sink_allows_resume(s));
+	finish(s, DELIVERY_OK, NULL);
+	finish(s, DELIVERY_OK, NULL);
+	advance(0);
+	while (ft.nopen)
+		finish(s, DELIVERY_OK, NULL), advance(0);
+	CHECK(sink_allows_resume(s));
+	teardown(s);
+}
+
 static void a_transport_that_is_not_ready_keeps_the_order(void)
 {
 	struct sink *s = setup(&fake_single, "concurrency=1");
@@ -591,6 +630,7 @@ const struct test_case test_sink[] = {
 	TEST(overflow_is_counted),
 	TEST(stopping_flushes_a_partial_batch),
 	TEST(pause_when_above_high_water_and_draining_fast),
+	TEST(pause_leaves_room_beside_what_is_in_flight),
 	TEST(a_transport_that_is_not_ready_keeps_the_order),
 	TEST(a_transport_may_finish_inside_send),
 	TEST(alert_sinks_send_one_item_per_request),
