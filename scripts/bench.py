@@ -18,6 +18,7 @@ skipped with a message.
 import gzip
 import json
 import os
+import shlex
 import platform
 import resource
 import statistics
@@ -30,7 +31,7 @@ import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests", "emu"))
-BIN = os.path.join(ROOT, "build", "kube-eventer")
+BIN = os.environ.get("KE_BENCH_BIN") or os.path.join(ROOT, "build", "kube-eventer")
 B = os.path.join(ROOT, "build", "bench")
 QUICK = "--quick" in sys.argv
 # --only backpressure: just the watch burst to a slow webhook (scripts/bench.sh --only backpressure)
@@ -191,7 +192,10 @@ def data_sink_burst(kind, n, sink_uri_fmt, timeout=120, hole_script=DATAHOLE):
     hole, port, st = datahole(n, timeout + 30, hole_script)
     ke = None
     try:
-        ke = subprocess.Popen([BIN, "--source=file:-", "--healthz-ip=127.0.0.1", "--healthz-port=0",
+        # KE_BENCH_WRAP="perf record -g -o /tmp/p.data" profiles the binary (the CPU and RSS
+        # figures are then the wrapper's)
+        wrap = shlex.split(os.environ.get("KE_BENCH_WRAP", ""))
+        ke = subprocess.Popen(wrap + [BIN, "--source=file:-", "--healthz-ip=127.0.0.1", "--healthz-port=0",
                                "--sink=" + sink_uri_fmt.format(port=port), "--flush-timeout=60s"],
                               stdin=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=pinned(0))
         err, up = [], threading.Event()
@@ -271,7 +275,10 @@ def mariadb_burst(n, timeout=180):
         with open(os.path.join(ROOT, "configs", "mysql", "v2.sql")) as f:
             db.sql(f.read(), db="k8s")
         data = event_list(n, "mariadb-burst")
-        ke = subprocess.Popen([BIN, "--source=file:-", "--healthz-ip=127.0.0.1", "--healthz-port=0",
+        # KE_BENCH_WRAP="perf record -g -o /tmp/p.data" profiles the binary (the CPU and RSS
+        # figures are then the wrapper's)
+        wrap = shlex.split(os.environ.get("KE_BENCH_WRAP", ""))
+        ke = subprocess.Popen(wrap + [BIN, "--source=file:-", "--healthz-ip=127.0.0.1", "--healthz-port=0",
                                f"--sink=mysql:?ke:pw@tcp(127.0.0.1:{db.port})/k8s?schema=v2"
                                "&queue_size=100000&queue_bytes=268435456",
                                "--flush-timeout=120s"],

@@ -62,7 +62,8 @@ void buf_commit(struct buf *b, size_t k)
 
 int buf_append(struct buf *b, const void *p, size_t n)
 {
-	if (reserve(b, n) < 0)
+	/* cap <= max + 1: fitting in cap keeps the ceiling */
+	if (n >= b->cap - b->len && reserve(b, n) < 0)
 		return -1;
 	if (n)
 		memcpy(b->data + b->len, p, n);
@@ -165,55 +166,47 @@ static size_t utf8_len(const unsigned char *s, size_t n)
 	return len;
 }
 
+/* Bytes JSON strings carry as they are: printable ASCII but '"' and '\\'. */
+static const bool json_plain[256] = {
+	[0x20] = 1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,       /* '"' */
+	[0x30] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	[0x40] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	[0x50] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1,       /* '\\' */
+	[0x60] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	[0x70] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0,       /* DEL */
+};
+
 int buf_json_escape(struct buf *b, const char *s, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
 	const unsigned char *p = (const unsigned char *)s;
-	size_t i = 0, run = 0;
+	size_t i = 0, run = 0; /* the bytes from run to i go out as they are */
 	size_t start_len = b->len;
 
-	while (i < n) {
+	for (;;) {
+		while (i < n && json_plain[p[i]])
+			i++;
+		if (i == n)
+			break;
 		unsigned char c = p[i];
-		const char *esc = NULL;
-		char u[7];
-		size_t l = 1;
-		if (c == '"')
-			esc = "\\\"";
-		else if (c == '\\')
-			esc = "\\\\";
-		else if (c == '\n')
-			esc = "\\n";
-		else if (c == '\r')
-			esc = "\\r";
-		else if (c == '\t')
-			esc = "\\t";
-		else if (c < 0x20 || c == 0x7f) {
-			u[0] = '\\';
-			u[1] = 'u';
-			u[2] = '0';
-			u[3] = '0';
-			u[4] = hex[c >> 4];
-			u[5] = hex[c & 15];
-			u[6] = '\0';
-			esc = u;
-		} else if (c >= 0x80) {
-			l = utf8_len(p + i, n - i);
-			if (l == 0) {
-				esc = "\xef\xbf\xbd"; /* U+FFFD */
-				l = 1;
-			}
-		}
-		if (!esc) {
+		size_t l;
+		if (c >= 0x80 && (l = utf8_len(p + i, n - i)) > 0) {
 			i += l;
-			run += l;
 			continue;
 		}
-		if ((run && buf_append(b, p + i - run, run) < 0) || buf_puts(b, esc) < 0)
+		char u[7] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15], '\0' };
+		const char *esc = c == '"'    ? "\\\""
+		                  : c == '\\' ? "\\\\"
+		                  : c == '\n'  ? "\\n"
+		                  : c == '\r'  ? "\\r"
+		                  : c == '\t'  ? "\\t"
+		                  : c >= 0x80  ? "\xef\xbf\xbd" /* not UTF-8: U+FFFD */
+		                               : u;
+		if ((i > run && buf_append(b, p + run, i - run) < 0) || buf_puts(b, esc) < 0)
 			goto toolong;
-		run = 0;
-		i += l;
+		run = ++i;
 	}
-	if (run && buf_append(b, p + i - run, run) < 0)
+	if (i > run && buf_append(b, p + run, i - run) < 0)
 		goto toolong;
 	return 0;
 toolong:
@@ -235,6 +228,22 @@ static void indent_line(struct buf *b, size_t depth)
 	}
 }
 
+/* Just past the '"' that closes the JSON string whose body starts at i (n if none does). */
+static size_t string_end(const char *json, size_t i, size_t n)
+{
+	for (;;) {
+		const char *q = i < n ? memchr(json + i, '"', n - i) : NULL;
+		if (!q)
+			return n;
+		size_t k = (size_t)(q - json), bs = 0;
+		while (k - bs > i && json[k - bs - 1] == '\\')
+			bs++;
+		if (bs % 2 == 0) /* not escaped */
+			return k + 1;
+		i = k + 1;
+	}
+}
+
 int buf_json_indent(struct buf *b, const char *json, size_t n)
 {
 	size_t depth = 0;
@@ -246,10 +255,7 @@ int buf_json_indent(struct buf *b, const char *json, size_t n)
 			indent_line(b, depth);
 		}
 		if (c == '"') { /* a string, escapes and all, in one piece */
-			size_t j = i + 1;
-			while (j < n && json[j] != '"')
-				j += json[j] == '\\' ? 2 : 1;
-			j = MIN(j + 1, n);
+			size_t j = string_end(json, i + 1, n);
 			buf_append(b, json + i, j - i);
 			i = j;
 			continue;
@@ -263,7 +269,7 @@ int buf_json_indent(struct buf *b, const char *json, size_t n)
 			break;
 		case '}':
 		case ']':
-			depth--;
+			depth -= depth > 0; /* (a stray closer in text that is not ours) */
 			if (!open)
 				indent_line(b, depth);
 			open = false;

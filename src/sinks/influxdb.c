@@ -49,12 +49,21 @@ struct influx {
 	unsigned failures;
 };
 
+/* Where each part (a bit each) ends a plain run: the NUL, and the bytes it escapes or rewrites. */
+#define LP_NAMES (1 << LP_MEASUREMENT | 1 << LP_KEY)
+static const unsigned char lp_stop[256] = {
+	[0] = LP_NAMES | 1 << LP_STRING, ['\\'] = LP_NAMES | 1 << LP_STRING, ['"'] = 1 << LP_STRING,
+	[','] = LP_NAMES, [' '] = LP_NAMES, ['\n'] = LP_NAMES, ['='] = 1 << LP_KEY,
+};
+
 int lp_escape(struct buf *b, const char *s, enum lp_part part)
 {
 	const char *special = part == LP_STRING ? "\"\\" : part == LP_KEY ? ", =" : ", ";
-	const char *stop = part == LP_STRING ? "\"\\" : part == LP_KEY ? ", =\\\n" : ", \\\n";
+	unsigned char stop = (unsigned char)(1 << part);
 	for (const char *p = s; *p;) {
-		size_t plain = strcspn(p, stop);
+		size_t plain = 0;
+		while (!(lp_stop[(unsigned char)p[plain]] & stop))
+			plain++;
 		buf_append(b, p, plain);
 		p += plain;
 		if (!*p)
