@@ -36,6 +36,8 @@ int buf_append(struct buf *b, const void *p, size_t n);
 int buf_puts(struct buf *b, const char *s);
 int buf_putc(struct buf *b, char c);
 int buf_printf(struct buf *b, const char *fmt, ...) KE_PRINTF(2, 3);
+/* v in decimal (as "%lld", without printf's cost on hot paths). */
+int buf_put_int(struct buf *b, int64_t v);
 int buf_vprintf(struct buf *b, const char *fmt, va_list ap);
 /*
  * Writing in place (an encoder that writes into memory itself): buf_reserve

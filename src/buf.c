@@ -62,8 +62,8 @@ void buf_commit(struct buf *b, size_t k)
 
 int buf_append(struct buf *b, const void *p, size_t n)
 {
-	/* cap <= max + 1: fitting in cap keeps the ceiling */
-	if (n >= b->cap - b->len && reserve(b, n) < 0)
+	/* max may have been lowered below cap: both are checked */
+	if ((n >= b->cap - b->len || b->len + n > b->max) && reserve(b, n) < 0)
 		return -1;
 	if (n)
 		memcpy(b->data + b->len, p, n);
@@ -79,7 +79,7 @@ int buf_puts(struct buf *b, const char *s)
 
 int buf_putc(struct buf *b, char c)
 {
-	if (b->len + 2 <= b->cap) { /* room for c and the NUL; cap <= max + 1 keeps the ceiling */
+	if (b->len + 2 <= b->cap && b->len < b->max) { /* room for c and the NUL, under the ceiling */
 		b->data[b->len++] = c;
 		b->data[b->len] = '\0';
 		return 0;
@@ -98,6 +98,18 @@ int buf_vprintf(struct buf *b, const char *fmt, va_list ap)
 	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
 	b->len += (size_t)n;
 	return 0;
+}
+
+int buf_put_int(struct buf *b, int64_t v)
+{
+	char d[24], *p = d + sizeof d;
+	uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+	do
+		*--p = (char)('0' + u % 10);
+	while (u /= 10);
+	if (v < 0)
+		*--p = '-';
+	return buf_append(b, p, (size_t)(d + sizeof d - p));
 }
 
 int buf_printf(struct buf *b, const char *fmt, ...)
@@ -167,6 +179,7 @@ static size_t utf8_len(const unsigned char *s, size_t n)
 }
 
 /* Bytes JSON strings carry as they are: printable ASCII but '"' and '\\'. */
+/* clang-format off */
 static const bool json_plain[256] = {
 	[0x20] = 1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,       /* '"' */
 	[0x30] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
@@ -175,6 +188,7 @@ static const bool json_plain[256] = {
 	[0x60] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
 	[0x70] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0,       /* DEL */
 };
+/* clang-format on */
 
 int buf_json_escape(struct buf *b, const char *s, size_t n)
 {
@@ -197,11 +211,11 @@ int buf_json_escape(struct buf *b, const char *s, size_t n)
 		char u[7] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15], '\0' };
 		const char *esc = c == '"'    ? "\\\""
 		                  : c == '\\' ? "\\\\"
-		                  : c == '\n'  ? "\\n"
-		                  : c == '\r'  ? "\\r"
-		                  : c == '\t'  ? "\\t"
-		                  : c >= 0x80  ? "\xef\xbf\xbd" /* not UTF-8: U+FFFD */
-		                               : u;
+		                  : c == '\n' ? "\\n"
+		                  : c == '\r' ? "\\r"
+		                  : c == '\t' ? "\\t"
+		                  : c >= 0x80 ? "\xef\xbf\xbd" /* not UTF-8: U+FFFD */
+		                              : u;
 		if ((i > run && buf_append(b, p + run, i - run) < 0) || buf_puts(b, esc) < 0)
 			goto toolong;
 		run = ++i;

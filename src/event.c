@@ -222,7 +222,7 @@ static int put_json(struct buf *b, const cJSON *v, const char *const *skip)
 	if (cJSON_IsNumber(v)) {
 		double d = v->valuedouble; /* integers (count, generation) print as such */
 		if (d > -9007199254740992.0 && d < 9007199254740992.0 && d == (double)(int64_t)d)
-			return buf_printf(b, "%lld", (long long)d);
+			return buf_put_int(b, (int64_t)d);
 		return buf_printf(b, "%.17g", d);
 	}
 	return buf_puts(b, cJSON_IsTrue(v) ? "true" : cJSON_IsFalse(v) ? "false" : "null");

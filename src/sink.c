@@ -532,6 +532,25 @@ static void wake_in(struct sink *s, int64_t delay)
 		loop_timer_arm(s->loop, &s->wake, delay);
 }
 
+/* "Kind namespace/name Reason", cut to fit (what logs name an item by). */
+static void set_label(struct msg *m, const struct event *ev)
+{
+	const char *parts[] = { ev->involved.kind,
+		                " ",
+		                ev->involved.namespace[0] ? ev->involved.namespace : ev->namespace,
+		                "/",
+		                ev->involved.name[0] ? ev->involved.name : ev->name,
+		                " ",
+		                ev->reason };
+	size_t k = 0;
+	for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
+		size_t l = MIN(strlen(parts[i]), sizeof m->label - 1 - k);
+		memcpy(m->label + k, parts[i], l);
+		k += l;
+	}
+	m->label[k] = '\0';
+}
+
 /* The event rendered into a new item, or NULL (held back by the type, or a render error: counted). */
 static struct msg *render_msg(struct sink *s, const struct event *ev)
 {
@@ -556,9 +575,7 @@ static struct msg *render_msg(struct sink *s, const struct event *ev)
 	m->attempts = 0;
 	m->max_batch = 0;
 	m->len = (uint32_t)body.len;
-	snprintf(m->label, sizeof m->label, "%s %s/%s %s", ev->involved.kind,
-	         ev->involved.namespace[0] ? ev->involved.namespace : ev->namespace,
-	         ev->involved.name[0] ? ev->involved.name : ev->name, ev->reason);
+	set_label(m, ev);
 	memcpy(m->body, body.data ? body.data : "", body.len);
 	m->body[body.len] = '\0';
 	/* keep the static scratch small between bursts of large bodies */

@@ -1420,7 +1420,7 @@ static void print_val(struct rctx *c, struct buf *b, const struct val *v)
 		buf_puts(b, v->u.b ? "true" : "false");
 		break;
 	case V_INT:
-		buf_printf(b, "%lld", (long long)v->u.i);
+		buf_put_int(b, v->u.i);
 		break;
 	case V_FLOAT: {
 		char tmp[40];

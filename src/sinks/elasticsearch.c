@@ -420,7 +420,9 @@ static int render(struct sink *s, const struct event *ev, struct buf *out, char 
 		gotime_format(out, ev->eff_time, true, "2006-01-02T15:04:05.999999999Z07:00");
 		buf_puts(out, "\",");
 	}
-	buf_printf(out, "\"Count\":%d,\"Metadata\":", ev->eff_count);
+	buf_puts(out, "\"Count\":");
+	buf_put_int(out, ev->eff_count);
+	buf_puts(out, ",\"Metadata\":");
 	const struct json_span *sp[] = { &ev->json_metadata, &ev->json_involved, &ev->json_source };
 	const char *names[] = { "Metadata", "InvolvedObject", "Source" };
 	for (size_t i = 0; i < 3; i++) {

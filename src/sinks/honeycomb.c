@@ -164,7 +164,8 @@ static int render(struct sink *s, const struct event *ev, struct buf *out, char 
 	field(out, "subobject", ev->involved.field_path);
 	field(out, "source.component", ev->source.component);
 	field(out, "source.host", ev->source.host);
-	buf_printf(out, ",\"count\":%d", ev->eff_count);
+	buf_puts(out, ",\"count\":");
+	buf_put_int(out, ev->eff_count);
 	field(out, "type", ev->type);
 	field(out, "reason", ev->reason);
 	field(out, "message", ev->message);

@@ -52,12 +52,31 @@ struct influx {
 /* Where each part (a bit each) ends a plain run: the NUL, and the bytes it escapes or rewrites. */
 #define LP_NAMES (1 << LP_MEASUREMENT | 1 << LP_KEY)
 static const unsigned char lp_stop[256] = {
-	[0] = LP_NAMES | 1 << LP_STRING, ['\\'] = LP_NAMES | 1 << LP_STRING, ['"'] = 1 << LP_STRING,
-	[','] = LP_NAMES, [' '] = LP_NAMES, ['\n'] = LP_NAMES, ['='] = 1 << LP_KEY,
+	[0] = LP_NAMES | 1 << LP_STRING,
+	['\\'] = LP_NAMES | 1 << LP_STRING,
+	['"'] = 1 << LP_STRING,
+	[','] = LP_NAMES,
+	[' '] = LP_NAMES,
+	['\n'] = LP_NAMES,
+	['='] = 1 << LP_KEY,
 };
 
 int lp_escape(struct buf *b, const char *s, enum lp_part part)
 {
+	if (part == LP_STRING) { /* the bulk of a line: one pass into room made once */
+		bool overflow = b->overflow;
+		char *o = buf_reserve(b, 2 * strlen(s)), *w = o;
+		if (o) {
+			for (; *s; s++) {
+				if (*s == '"' || *s == '\\')
+					*w++ = '\\';
+				*w++ = *s;
+			}
+			buf_commit(b, (size_t)(w - o));
+			return overflow ? -1 : 0;
+		}
+		b->overflow = overflow; /* near the ceiling: the loop below goes as far as it fits */
+	}
 	const char *special = part == LP_STRING ? "\"\\" : part == LP_KEY ? ", =" : ", ";
 	unsigned char stop = (unsigned char)(1 << part);
 	for (const char *p = s; *p;) {
@@ -333,7 +352,9 @@ static int render(struct sink *s, const struct event *ev, struct buf *out, char 
 		if (indented.cap > 64 * 1024)
 			buf_free(&indented);
 	}
-	buf_printf(out, "\" %lld\n", (long long)ev->eff_time.sec * 1000000000LL + ev->eff_time.nsec);
+	buf_puts(out, "\" ");
+	buf_put_int(out, ev->eff_time.sec * 1000000000LL + ev->eff_time.nsec);
+	buf_putc(out, '\n');
 	return out->overflow ? -1 : 0;
 }
 

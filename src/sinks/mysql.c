@@ -410,7 +410,8 @@ static int render(struct sink *s, const struct event *ev, struct buf *out, char 
 	my_hex_literal(out, ev->uid, 0, 0);
 	buf_putc(out, ',');
 	if (x->schema == SCHEMA_V2) {
-		buf_printf(out, "%d,", (int)ev->eff_count);
+		buf_put_int(out, ev->eff_count);
+		buf_putc(out, ',');
 		datetime(out, !ktime_is_zero(ev->first_ts) ? ev->first_ts : ev->event_time);
 		buf_putc(out, ',');
 		datetime(out, ev->eff_time);

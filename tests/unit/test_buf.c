@@ -16,6 +16,12 @@ static void ceiling_is_enforced(void)
 	CHECK_INT(buf_printf(&b, "%d", 1), -1);
 	buf_reset(&b);
 	CHECK(!b.overflow);
+	/* a ceiling lowered under what was allocated still holds (one scratch, many sinks) */
+	b.max = 3;
+	CHECK_INT(buf_puts(&b, "abcd"), -1);
+	CHECK_INT(buf_puts(&b, "abc"), 0);
+	CHECK_INT(buf_putc(&b, 'd'), -1);
+	CHECK_STR(buf_str(&b), "abc");
 	buf_free(&b);
 }
 
@@ -24,6 +30,20 @@ static void json_escape_controls_quotes_utf8(void)
 	struct buf b = BUF_INIT(1024);
 	CHECK_INT(buf_json_string(&b, "a\"b\\c\nd\te\x01 \xe4\xb8\xad \xff"), 0);
 	CHECK_STR(buf_str(&b), "\"a\\\"b\\\\c\\nd\\te\\u0001 \xe4\xb8\xad \xef\xbf\xbd\"");
+	buf_free(&b);
+}
+
+static void integers_in_decimal(void)
+{
+	struct buf b = BUF_INIT(64);
+	buf_put_int(&b, 0);
+	buf_putc(&b, ' ');
+	buf_put_int(&b, -42);
+	buf_putc(&b, ' ');
+	buf_put_int(&b, INT64_MAX);
+	buf_putc(&b, ' ');
+	buf_put_int(&b, INT64_MIN);
+	CHECK_STR(buf_str(&b), "0 -42 9223372036854775807 -9223372036854775808");
 	buf_free(&b);
 }
 
@@ -58,9 +78,7 @@ static void integers_are_strict(void)
 }
 
 const struct test_case test_buf[] = {
-	TEST(ceiling_is_enforced),
-	TEST(json_escape_controls_quotes_utf8),
-	TEST(durations_follow_go),
-	TEST(integers_are_strict),
-	TEST_END,
+	TEST(ceiling_is_enforced), TEST(json_escape_controls_quotes_utf8),
+	TEST(integers_in_decimal), TEST(durations_follow_go),
+	TEST(integers_are_strict), TEST_END,
 };

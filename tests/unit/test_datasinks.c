@@ -64,6 +64,13 @@ static void line_protocol_escaping(void)
 	lp_escape(&b, "\xe4\xb8\xad\xf0\x9f\x98\x80\r", LP_KEY); /* UTF-8, CR: as they are */
 	CHECK_STR(buf_str(&b), "\xe4\xb8\xad\xf0\x9f\x98\x80\r");
 	buf_free(&b);
+	/* near the ceiling a string escapes as far as it fits, without twice its length */
+	struct buf small = BUF_INIT(6);
+	CHECK_INT(lp_escape(&small, "abc\"", LP_STRING), 0);
+	CHECK_STR(buf_str(&small), "abc\\\"");
+	CHECK_INT(lp_escape(&small, "\"", LP_STRING), -1);
+	CHECK(small.overflow);
+	buf_free(&small);
 }
 
 static void influx_points_like_upstream(void)
